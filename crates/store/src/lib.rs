@@ -1,0 +1,780 @@
+//! keyless-store: the embedded, crash-safe object store engine.
+//!
+//! Metadata lives in one redb database (the source of truth); object bytes live in blob files
+//! named by random ids (see [`blob`]). The write path is: stream the body into `tmp/` while
+//! hashing and fdatasync it ([`Store::stage`]); the caller verifies the digests; then the
+//! group committer renames the blob into `blobs/`, fsyncs the directory and commits the
+//! metadata transaction — the commit point ([`commit`]). Old bytes are unlinked only after that
+//! commit, and never while a reader is streaming them.
+//!
+//! This crate knows nothing of HTTP, S3 wire types or identity.
+
+pub mod blob;
+mod commit;
+pub mod digest;
+mod error;
+mod list;
+mod record;
+mod types;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::Stream;
+use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
+
+pub use blob::StagedBlob;
+pub use digest::{ChecksumAlgorithm, Checksums, Digests};
+pub use error::{StoreError, StoreResult};
+pub use types::*;
+
+use blob::{Layout, PinnedSegments, Pins};
+use commit::Committer;
+use record::{BlobId, BucketRecord, ObjectRecord, PartRecord, Segment, UploadRecord};
+
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+/// (bucket, key) -> ObjectRecord. Ordered by bucket, then key bytes: the listing index.
+pub(crate) const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
+/// (bucket, upload id) -> UploadRecord.
+pub(crate) const UPLOADS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("uploads");
+/// (upload id, part number) -> PartRecord.
+pub(crate) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+
+/// Constant-time byte comparison, for digests and secrets.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+pub(crate) fn ns_to_time(ns: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns)
+}
+
+/// S3 bucket naming rules (general purpose buckets).
+pub fn validate_bucket_name(name: &str) -> StoreResult<()> {
+    let bad = |why| Err(StoreError::InvalidBucketName(name.to_owned(), why));
+    if !(3..=63).contains(&name.len()) {
+        return bad("it must be 3 to 63 characters long");
+    }
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return bad("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("it must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return bad("it must not contain two adjacent dots");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("it must not be formatted as an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        return bad("it uses a reserved prefix or suffix");
+    }
+    Ok(())
+}
+
+/// S3 object keys: 1 to 1024 bytes of UTF-8. Any such string is a valid key; none is a path.
+pub fn validate_key(key: &str) -> StoreResult<()> {
+    if key.is_empty() || key.len() > 1024 {
+        return Err(StoreError::InvalidArgument(format!(
+            "object keys must be 1 to 1024 bytes long; this one is {} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn strip_quotes(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+fn object_info(key: &str, r: ObjectRecord) -> ObjectInfo {
+    ObjectInfo {
+        key: key.to_owned(),
+        size: r.size,
+        etag: r.etag,
+        last_modified: ns_to_time(r.modified_ns),
+        meta: r.meta,
+        checksums: r.checksums,
+        part_sizes: r.multipart.then(|| r.segments.iter().map(|s| s.len).collect()),
+        tags: r.tags,
+    }
+}
+
+fn upload_info(upload_id: &str, r: UploadRecord) -> UploadInfo {
+    UploadInfo {
+        upload_id: upload_id.to_owned(),
+        key: r.key,
+        initiated: ns_to_time(r.initiated_ns),
+        meta: r.meta,
+        checksum_algorithm: r.checksum_algorithm,
+    }
+}
+
+fn part_info(part_number: u32, r: &PartRecord) -> PartInfo {
+    PartInfo {
+        part_number,
+        size: r.size,
+        etag: r.etag.clone(),
+        last_modified: ns_to_time(r.modified_ns),
+        checksums: r.checksums.clone(),
+    }
+}
+
+/// Checks an If-Match / If-None-Match condition against the current record.
+fn check_condition(cond: &WriteCondition, current: Option<&ObjectRecord>) -> StoreResult<()> {
+    if cond.if_none_match_star && current.is_some() {
+        return Err(StoreError::PreconditionFailed);
+    }
+    if let Some(m) = &cond.if_match {
+        let Some(cur) = current else { return Err(StoreError::NoSuchKey) };
+        let m = strip_quotes(m);
+        if m != "*" && m != cur.etag {
+            return Err(StoreError::PreconditionFailed);
+        }
+    }
+    Ok(())
+}
+
+/// An opened object: its metadata and pinned bytes. Stream it with [`ObjectReader::into_stream`].
+pub struct ObjectReader {
+    pub info: ObjectInfo,
+    segments: PinnedSegments,
+}
+
+impl ObjectReader {
+    /// Streams bytes `[start, end)` (clamped to the object). The bytes are those of the
+    /// version that was current when the object was opened, even if it is overwritten meanwhile.
+    pub fn into_stream(self, start: u64, end: u64) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        let end = end.min(self.info.size);
+        self.segments.into_stream(start.min(end), end)
+    }
+}
+
+/// The engine. Cheap to clone; all clones share one database and one commit thread.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    layout: Arc<Layout>,
+    pins: Arc<Pins>,
+    committer: Committer,
+    opts: StoreOptions,
+}
+
+/// What the start-up recovery found and cleaned.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub temp_files_removed: usize,
+    pub orphan_blobs_removed: usize,
+    pub objects: usize,
+}
+
+impl Store {
+    /// Opens (or creates) a store in `dir` and recovers it: temp files are removed, and blob
+    /// files that no committed record references (a crash between rename and commit) are swept.
+    pub fn open(dir: &Path, opts: StoreOptions) -> StoreResult<(Store, Recovery)> {
+        let layout = Arc::new(Layout { root: dir.to_path_buf() });
+        std::fs::create_dir_all(layout.tmp_dir())?;
+        for shard in 0..=255u8 {
+            std::fs::create_dir_all(layout.blobs_dir().join(format!("{shard:02x}")))?;
+        }
+        let db = Database::create(dir.join("meta.redb")).map_err(StoreError::db)?;
+        {
+            let txn = db.begin_write().map_err(StoreError::db)?;
+            {
+                let mut meta = txn.open_table(META).map_err(StoreError::db)?;
+                let found = meta.get("format").map_err(StoreError::db)?.map(|v| v.value());
+                match found {
+                    None => {
+                        meta.insert("format", record::FORMAT_VERSION).map_err(StoreError::db)?;
+                    }
+                    Some(v) if v == record::FORMAT_VERSION => {}
+                    Some(v) => {
+                        return Err(StoreError::Db(format!(
+                            "{} holds on-disk format {v}; this keyless reads format {}",
+                            dir.display(),
+                            record::FORMAT_VERSION
+                        )));
+                    }
+                }
+                txn.open_table(BUCKETS).map_err(StoreError::db)?;
+                txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                txn.open_table(UPLOADS).map_err(StoreError::db)?;
+                txn.open_table(PARTS).map_err(StoreError::db)?;
+            }
+            txn.commit().map_err(StoreError::db)?;
+        }
+        let recovery = recover(&db, &layout)?;
+        let db = Arc::new(db);
+        let pins = Arc::new(Pins::default());
+        let committer = Committer::start(db.clone(), layout.clone(), pins.clone());
+        Ok((Store { inner: Arc::new(Inner { db, layout, pins, committer, opts }) }, recovery))
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.opts
+    }
+
+    /// True when the metadata database answers a read.
+    pub fn is_ready(&self) -> bool {
+        self.inner.db.begin_read().and_then(|t| Ok(t.open_table(META).is_ok())).unwrap_or(false)
+    }
+
+    // ---- buckets ----
+
+    pub async fn create_bucket(&self, name: &str) -> StoreResult<BucketInfo> {
+        validate_bucket_name(name)?;
+        let name = name.to_owned();
+        self.inner
+            .committer
+            .run(move |txn, _| {
+                let mut t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+                if t.get(name.as_str()).map_err(StoreError::db)?.is_some() {
+                    return Err(StoreError::BucketAlreadyOwnedByYou(name));
+                }
+                let created_ns = now_ns();
+                t.insert(name.as_str(), record::encode(&BucketRecord { created_ns }).as_slice()).map_err(StoreError::db)?;
+                Ok(BucketInfo { name, created: ns_to_time(created_ns) })
+            })
+            .await
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.inner
+            .committer
+            .run(move |txn, _| {
+                let mut t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+                if t.get(name.as_str()).map_err(StoreError::db)?.is_none() {
+                    return Err(StoreError::NoSuchBucket(name));
+                }
+                let objects = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let uploads = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+                let range = (name.as_str(), "")..;
+                let has_obj = objects.range(range.clone()).map_err(StoreError::db)?.next().transpose().map_err(StoreError::db)?;
+                let has_obj = has_obj.is_some_and(|(k, _)| k.value().0 == name);
+                let has_up = uploads.range(range).map_err(StoreError::db)?.next().transpose().map_err(StoreError::db)?;
+                let has_up = has_up.is_some_and(|(k, _)| k.value().0 == name);
+                if has_obj || has_up {
+                    return Err(StoreError::BucketNotEmpty(name));
+                }
+                t.remove(name.as_str()).map_err(StoreError::db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub fn head_bucket(&self, name: &str) -> StoreResult<BucketInfo> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+        let v = t.get(name).map_err(StoreError::db)?.ok_or_else(|| StoreError::NoSuchBucket(name.to_owned()))?;
+        let r: BucketRecord = record::decode(v.value())?;
+        Ok(BucketInfo { name: name.to_owned(), created: ns_to_time(r.created_ns) })
+    }
+
+    pub fn list_buckets(&self) -> StoreResult<Vec<BucketInfo>> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(StoreError::db)? {
+            let (k, v) = e.map_err(StoreError::db)?;
+            let r: BucketRecord = record::decode(v.value())?;
+            out.push(BucketInfo { name: k.value().to_owned(), created: ns_to_time(r.created_ns) });
+        }
+        Ok(out)
+    }
+
+    // ---- objects ----
+
+    /// Streams a body into a temp file while computing MD5 and `algorithms`, then fdatasyncs it.
+    /// Nothing is visible until the returned blob is committed; dropping it deletes it.
+    pub async fn stage<S, E>(&self, body: S, algorithms: Vec<ChecksumAlgorithm>) -> StoreResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        blob::stage(&self.inner.layout, body, algorithms, self.inner.opts.max_object_size).await
+    }
+
+    /// Commits a staged blob as `bucket/key`. The response may be sent once this returns:
+    /// the object is durable. The previous version's bytes are freed after the commit.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut staged: StagedBlob,
+        meta: ObjectMeta,
+        tags: Vec<(String, String)>,
+        cond: WriteCondition,
+    ) -> StoreResult<ObjectInfo> {
+        validate_key(key)?;
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                require_bucket(txn, &bucket)?;
+                let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let current = get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?;
+                check_condition(&cond, current.as_ref())?;
+                let d = staged.digests().clone();
+                let rec = ObjectRecord {
+                    size: d.size,
+                    etag: d.md5_hex(),
+                    modified_ns: now_ns(),
+                    meta,
+                    checksums: d.checksums,
+                    segments: vec![Segment { blob: staged.id, len: d.size }],
+                    multipart: false,
+                    tags,
+                };
+                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                let tmp = staged.take_tmp().ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
+                eff.renames.push((tmp, staged.id));
+                if let Some(old) = current {
+                    eff.freed.extend(old.segments.iter().map(|s| s.blob));
+                }
+                Ok(object_info(&key, rec))
+            })
+            .await
+    }
+
+    pub fn head_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        read_require_bucket(&txn, bucket)?;
+        let t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+        let rec = get_record::<_, ObjectRecord>(&t, (bucket, key))?.ok_or(StoreError::NoSuchKey)?;
+        Ok(object_info(key, rec))
+    }
+
+    /// Opens the current version of an object for streaming and pins its bytes.
+    pub fn open_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
+        // A commit may free the bytes between our metadata read and our pin; then the open
+        // fails with NotFound and we read the metadata again, which now names the new version.
+        for _ in 0..8 {
+            let rec = {
+                let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+                read_require_bucket(&txn, bucket)?;
+                let t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                get_record::<_, ObjectRecord>(&t, (bucket, key))?.ok_or(StoreError::NoSuchKey)?
+            };
+            let ids: Vec<BlobId> = rec.segments.iter().map(|s| s.blob).collect();
+            self.inner.pins.pin(&ids);
+            let mut pinned = PinnedSegments {
+                layout: self.inner.layout.clone(),
+                pins: self.inner.pins.clone(),
+                segments: rec.segments.clone(),
+                first: None,
+            };
+            if let Some(first) = rec.segments.first() {
+                match std::fs::File::open(self.inner.layout.blob_path(first.blob)) {
+                    Ok(f) => pinned.first = Some(f),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(ObjectReader { info: object_info(key, rec), segments: pinned });
+        }
+        Err(StoreError::Internal("the object kept changing while it was being opened; retry".into()))
+    }
+
+    /// Deletes `bucket/key`. Deleting a missing key succeeds (S3 semantics) and returns `None`.
+    pub async fn delete_object(&self, bucket: &str, key: &str, cond: WriteCondition) -> StoreResult<Option<ObjectInfo>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                require_bucket(txn, &bucket)?;
+                let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let current = get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?;
+                check_condition(&cond, current.as_ref())?;
+                let Some(old) = current else { return Ok(None) };
+                t.remove((bucket.as_str(), key.as_str())).map_err(StoreError::db)?;
+                eff.freed.extend(old.segments.iter().map(|s| s.blob));
+                Ok(Some(object_info(&key, old)))
+            })
+            .await
+    }
+
+    /// Deletes many keys in one transaction. Each key gets its own result.
+    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> StoreResult<Vec<(String, StoreResult<()>)>> {
+        let bucket = bucket.to_owned();
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                require_bucket(txn, &bucket)?;
+                let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let mut out = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let r = (|| {
+                        validate_key(&key)?;
+                        if let Some(old) = t.remove((bucket.as_str(), key.as_str())).map_err(StoreError::db)? {
+                            let old: ObjectRecord = record::decode(old.value())?;
+                            eff.freed.extend(old.segments.iter().map(|s| s.blob));
+                        }
+                        Ok(())
+                    })();
+                    out.push((key, r));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Lists a page of the ordered key index. Cost is proportional to the page, not the bucket.
+    pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> StoreResult<ListPage> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        read_require_bucket(&txn, bucket)?;
+        let t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+        list::list(&t, bucket, q)
+    }
+
+    // ---- tagging ----
+
+    /// Replaces an object's tags (`None` deletes them).
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> StoreResult<ObjectInfo> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, _| {
+                require_bucket(txn, &bucket)?;
+                let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let mut rec = get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?.ok_or(StoreError::NoSuchKey)?;
+                rec.tags = tags;
+                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                Ok(object_info(&key, rec))
+            })
+            .await
+    }
+
+    // ---- multipart ----
+
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+        tags: Vec<(String, String)>,
+        checksum_algorithm: Option<ChecksumAlgorithm>,
+    ) -> StoreResult<UploadInfo> {
+        validate_key(key)?;
+        let bucket = bucket.to_owned();
+        let upload_id = format!("{:032x}", rand::random::<u128>());
+        let rec = UploadRecord { key: key.to_owned(), initiated_ns: now_ns(), meta, checksum_algorithm, tags };
+        self.inner
+            .committer
+            .run(move |txn, _| {
+                require_bucket(txn, &bucket)?;
+                let mut t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+                t.insert((bucket.as_str(), upload_id.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                Ok(upload_info(&upload_id, rec))
+            })
+            .await
+    }
+
+    /// The upload, checked to belong to `bucket/key`.
+    pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadInfo> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        read_require_bucket(&txn, bucket)?;
+        let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+        let rec = get_record::<_, UploadRecord>(&t, (bucket, upload_id))?.filter(|r| r.key == key).ok_or(StoreError::NoSuchUpload)?;
+        Ok(upload_info(upload_id, rec))
+    }
+
+    pub async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        mut staged: StagedBlob,
+    ) -> StoreResult<PartInfo> {
+        if part_number == 0 || part_number > self.inner.opts.max_parts {
+            return Err(StoreError::InvalidArgument(format!(
+                "part numbers must be 1 to {}; got {part_number}",
+                self.inner.opts.max_parts
+            )));
+        }
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                require_upload(txn, &bucket, &key, &upload_id)?;
+                let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
+                let old = get_record::<_, PartRecord>(&parts, (upload_id.as_str(), part_number))?;
+                let d = staged.digests().clone();
+                let rec = PartRecord { size: d.size, etag: d.md5_hex(), modified_ns: now_ns(), checksums: d.checksums, blob: staged.id };
+                parts.insert((upload_id.as_str(), part_number), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                let tmp = staged.take_tmp().ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
+                eff.renames.push((tmp, staged.id));
+                if let Some(old) = old {
+                    eff.freed.push(old.blob);
+                }
+                Ok(part_info(part_number, &rec))
+            })
+            .await
+    }
+
+    pub fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max_parts: usize) -> StoreResult<ListPartsPage> {
+        let upload = self.get_upload(bucket, key, upload_id)?;
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        let t = txn.open_table(PARTS).map_err(StoreError::db)?;
+        let mut page = ListPartsPage { upload: Some(upload), ..Default::default() };
+        let lo = marker.saturating_add(1);
+        for e in t.range((upload_id, lo)..=(upload_id, u32::MAX)).map_err(StoreError::db)? {
+            let (k, v) = e.map_err(StoreError::db)?;
+            if page.parts.len() >= max_parts {
+                page.is_truncated = true;
+                break;
+            }
+            let r: PartRecord = record::decode(v.value())?;
+            page.parts.push(part_info(k.value().1, &r));
+        }
+        if page.is_truncated {
+            page.next_part_number_marker = page.parts.last().map(|p| p.part_number);
+        }
+        Ok(page)
+    }
+
+    pub fn list_uploads(&self, bucket: &str, q: &ListUploadsQuery) -> StoreResult<ListUploadsPage> {
+        let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
+        read_require_bucket(&txn, bucket)?;
+        let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+        let mut all = Vec::new();
+        for e in t.range((bucket, "")..).map_err(StoreError::db)? {
+            let (k, v) = e.map_err(StoreError::db)?;
+            let (b, id) = k.value();
+            if b != bucket {
+                break;
+            }
+            let r: UploadRecord = record::decode(v.value())?;
+            if r.key.starts_with(&q.prefix) {
+                all.push(upload_info(id, r));
+            }
+        }
+        all.sort_by(|a, b| (a.key.as_str(), a.initiated, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated, b.upload_id.as_str())));
+        if let Some(km) = &q.key_marker {
+            all.retain(|u| match &q.upload_id_marker {
+                Some(um) if !um.is_empty() => u.key > *km || (u.key == *km && u.upload_id.as_str() > um.as_str()),
+                _ => u.key > *km,
+            });
+        }
+        let mut page = ListUploadsPage::default();
+        if all.len() > q.max_uploads {
+            all.truncate(q.max_uploads);
+            page.is_truncated = true;
+            page.next_key_marker = all.last().map(|u| u.key.clone());
+            page.next_upload_id_marker = all.last().map(|u| u.upload_id.clone());
+        }
+        page.uploads = all;
+        Ok(page)
+    }
+
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                require_upload(txn, &bucket, &key, &upload_id)?;
+                let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
+                let freed = collect_parts(&parts, &upload_id)?;
+                for (n, r) in &freed {
+                    parts.remove((upload_id.as_str(), *n)).map_err(StoreError::db)?;
+                    eff.freed.push(r.blob);
+                }
+                txn.open_table(UPLOADS).map_err(StoreError::db)?.remove((bucket.as_str(), upload_id.as_str())).map_err(StoreError::db)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Completes an upload: a metadata-only operation. The object's segments ARE the part blobs,
+    /// moved from the part records to the object record; no byte is copied.
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: Vec<CompletePart>,
+        cond: WriteCondition,
+    ) -> StoreResult<ObjectInfo> {
+        if listed.is_empty() {
+            return Err(StoreError::InvalidArgument("CompleteMultipartUpload must list at least one part".into()));
+        }
+        if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(StoreError::InvalidPartOrder);
+        }
+        let min_part = self.inner.opts.min_part_size;
+        let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        self.inner
+            .committer
+            .run(move |txn, eff| {
+                let upload = require_upload(txn, &bucket, &key, &upload_id)?;
+                let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
+                let stored = collect_parts(&parts, &upload_id)?;
+                let by_number: std::collections::HashMap<u32, &PartRecord> = stored.iter().map(|(n, r)| (*n, r)).collect();
+                let mut chosen: Vec<&PartRecord> = Vec::with_capacity(listed.len());
+                for (i, p) in listed.iter().enumerate() {
+                    let Some(r) = by_number.get(&p.part_number) else {
+                        return Err(StoreError::InvalidPart { part_number: p.part_number, reason: "it was never uploaded, or was uploaded to another upload".into() });
+                    };
+                    if strip_quotes(&p.etag) != r.etag {
+                        return Err(StoreError::InvalidPart {
+                            part_number: p.part_number,
+                            reason: format!("the ETag {} does not match the uploaded part's \"{}\"", p.etag, r.etag),
+                        });
+                    }
+                    for a in p.checksums.algorithms() {
+                        if r.checksums.get(a) != p.checksums.get(a) {
+                            return Err(StoreError::InvalidPart {
+                                part_number: p.part_number,
+                                reason: format!("the {} checksum does not match the uploaded part's", a.as_str()),
+                            });
+                        }
+                    }
+                    if i + 1 < listed.len() && r.size < min_part {
+                        return Err(StoreError::EntityTooSmall { part_number: p.part_number, size: r.size, min: min_part });
+                    }
+                    chosen.push(r);
+                }
+                let mut objects = txn.open_table(OBJECTS).map_err(StoreError::db)?;
+                let current = get_record::<_, ObjectRecord>(&objects, (bucket.as_str(), key.as_str()))?;
+                check_condition(&cond, current.as_ref())?;
+                // All checks passed: from here on, only writes.
+                let etags: Vec<&str> = chosen.iter().map(|r| r.etag.as_str()).collect();
+                let mut checksums = Checksums::default();
+                if let Some(a) = upload.checksum_algorithm {
+                    let per_part: Vec<&Checksums> = chosen.iter().map(|r| &r.checksums).collect();
+                    if let Some(v) = digest::composite_checksum(a, &per_part) {
+                        checksums.set(a, Some(v));
+                        checksums.composite_parts = Some(chosen.len() as u32);
+                    }
+                }
+                let rec = ObjectRecord {
+                    size: chosen.iter().map(|r| r.size).sum(),
+                    etag: digest::multipart_etag(&etags),
+                    modified_ns: now_ns(),
+                    meta: upload.meta,
+                    checksums,
+                    segments: chosen.iter().map(|r| Segment { blob: r.blob, len: r.size }).collect(),
+                    multipart: true,
+                    tags: upload.tags,
+                };
+                let used: HashSet<u32> = listed.iter().map(|p| p.part_number).collect();
+                for (n, r) in &stored {
+                    parts.remove((upload_id.as_str(), *n)).map_err(StoreError::db)?;
+                    if !used.contains(n) {
+                        eff.freed.push(r.blob);
+                    }
+                }
+                txn.open_table(UPLOADS).map_err(StoreError::db)?.remove((bucket.as_str(), upload_id.as_str())).map_err(StoreError::db)?;
+                objects.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                if let Some(old) = current {
+                    eff.freed.extend(old.segments.iter().map(|s| s.blob));
+                }
+                Ok(object_info(&key, rec))
+            })
+            .await
+    }
+}
+
+fn get_record<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    t: &impl redb::ReadableTable<K, &'static [u8]>,
+    k: impl std::borrow::Borrow<K::SelfType<'a>>,
+) -> StoreResult<Option<T>> {
+    match t.get(k).map_err(StoreError::db)? {
+        Some(v) => Ok(Some(record::decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn collect_parts(t: &impl redb::ReadableTable<(&'static str, u32), &'static [u8]>, upload_id: &str) -> StoreResult<Vec<(u32, PartRecord)>> {
+    let mut out = Vec::new();
+    for e in t.range((upload_id, 0u32)..=(upload_id, u32::MAX)).map_err(StoreError::db)? {
+        let (k, v) = e.map_err(StoreError::db)?;
+        out.push((k.value().1, record::decode(v.value())?));
+    }
+    Ok(out)
+}
+
+fn require_bucket(txn: &redb::WriteTransaction, bucket: &str) -> StoreResult<()> {
+    let t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+    if t.get(bucket).map_err(StoreError::db)?.is_none() {
+        return Err(StoreError::NoSuchBucket(bucket.to_owned()));
+    }
+    Ok(())
+}
+
+fn read_require_bucket(txn: &redb::ReadTransaction, bucket: &str) -> StoreResult<()> {
+    let t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
+    if t.get(bucket).map_err(StoreError::db)?.is_none() {
+        return Err(StoreError::NoSuchBucket(bucket.to_owned()));
+    }
+    Ok(())
+}
+
+fn require_upload(txn: &redb::WriteTransaction, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadRecord> {
+    require_bucket(txn, bucket)?;
+    let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+    get_record::<_, UploadRecord>(&t, (bucket, upload_id))?.filter(|r| r.key == key).ok_or(StoreError::NoSuchUpload)
+}
+
+/// Start-up recovery: remove temp files, then every blob no record references.
+fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
+    let mut rec = Recovery::default();
+    for e in std::fs::read_dir(layout.tmp_dir())? {
+        std::fs::remove_file(e?.path())?;
+        rec.temp_files_removed += 1;
+    }
+    let mut live: HashSet<BlobId> = HashSet::new();
+    let txn = db.begin_read().map_err(StoreError::db)?;
+    for e in txn.open_table(OBJECTS).map_err(StoreError::db)?.iter().map_err(StoreError::db)? {
+        let (_, v) = e.map_err(StoreError::db)?;
+        let r: ObjectRecord = record::decode(v.value())?;
+        live.extend(r.segments.iter().map(|s| s.blob));
+        rec.objects += 1;
+    }
+    for e in txn.open_table(PARTS).map_err(StoreError::db)?.iter().map_err(StoreError::db)? {
+        let (_, v) = e.map_err(StoreError::db)?;
+        let r: PartRecord = record::decode(v.value())?;
+        live.insert(r.blob);
+    }
+    let mut dirs = Vec::new();
+    for shard in std::fs::read_dir(layout.blobs_dir())? {
+        let shard = shard?.path();
+        let mut removed = false;
+        for e in std::fs::read_dir(&shard)? {
+            let p = e?.path();
+            let id = p.file_name().and_then(|n| n.to_str()).and_then(|n| u128::from_str_radix(n, 16).ok());
+            if id.is_none_or(|id| !live.contains(&id)) {
+                std::fs::remove_file(&p)?;
+                rec.orphan_blobs_removed += 1;
+                removed = true;
+            }
+        }
+        if removed {
+            dirs.push(shard);
+        }
+    }
+    for d in dirs {
+        blob::sync_dir(&d)?;
+    }
+    blob::sync_dir(&layout.tmp_dir())?;
+    Ok(rec)
+}

@@ -1,0 +1,166 @@
+//! The engine's vocabulary: what callers hand in and get back. Plain data, no I/O.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Checksums;
+
+/// System metadata and user metadata stored with an object, returned verbatim on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    /// The `Expires` header exactly as the client sent it.
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` headers, names lower-cased, without the prefix.
+    pub user: BTreeMap<String, String>,
+}
+
+/// A committed object as the metadata database describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Without quotes: 32 hex digits, or 32 hex digits + `-N` for a multipart object.
+    pub etag: String,
+    pub last_modified: SystemTime,
+    pub meta: ObjectMeta,
+    /// Full-object checksums (for multipart objects: composite, see [`Checksums::composite_parts`]).
+    pub checksums: Checksums,
+    /// For a multipart object: the size of each part, in order (used by `partNumber=` reads).
+    pub part_sizes: Option<Vec<u64>>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl ObjectInfo {
+    /// The byte range `[start, end)` of part `n` (1-based), if the object has such a part.
+    /// A non-multipart object has exactly one part: the whole object.
+    pub fn part_range(&self, n: u32) -> Option<(u64, u64)> {
+        match &self.part_sizes {
+            None => (n == 1).then_some((0, self.size)),
+            Some(sizes) => {
+                let idx = usize::try_from(n).ok()?.checked_sub(1)?;
+                let start: u64 = sizes.get(..idx)?.iter().sum();
+                Some((start, start + sizes.get(idx)?))
+            }
+        }
+    }
+
+    /// Number of parts (1 for a non-multipart object).
+    pub fn parts_count(&self) -> u32 {
+        self.part_sizes.as_ref().map_or(1, |p| p.len() as u32)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created: SystemTime,
+}
+
+/// Conditions checked atomically with a write, inside the commit transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    /// `If-Match`: the current object must exist and have this ETag (quotes optional; `*` = exists).
+    pub if_match: Option<String>,
+    /// `If-None-Match: *`: the key must not exist.
+    pub if_none_match_star: bool,
+}
+
+/// A listing request over the ordered key index.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub prefix: String,
+    /// `None` (or an empty string, which callers should map to `None`) means no grouping.
+    pub delimiter: Option<String>,
+    /// Return keys strictly greater than this (V1 marker, V2 start-after / continuation token).
+    pub start_after: Option<String>,
+    /// 0..=1000; 0 returns an empty, non-truncated page.
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub objects: Vec<ObjectInfo>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned; continue with `start_after = next_marker`.
+    pub next_marker: Option<String>,
+}
+
+/// An in-progress multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    pub upload_id: String,
+    pub key: String,
+    pub initiated: SystemTime,
+    pub meta: ObjectMeta,
+    /// The checksum algorithm named at CreateMultipartUpload, if any.
+    pub checksum_algorithm: Option<crate::digest::ChecksumAlgorithm>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u32,
+    pub size: u64,
+    /// Without quotes.
+    pub etag: String,
+    pub last_modified: SystemTime,
+    pub checksums: Checksums,
+}
+
+/// One part named in CompleteMultipartUpload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletePart {
+    pub part_number: u32,
+    /// As the client sent it; quotes are ignored.
+    pub etag: String,
+    /// Checksums the client claims for the part; each one given must match the stored part.
+    pub checksums: Checksums,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListUploadsQuery {
+    pub prefix: String,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListUploadsPage {
+    pub uploads: Vec<UploadInfo>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListPartsPage {
+    pub upload: Option<UploadInfo>,
+    pub parts: Vec<PartInfo>,
+    pub is_truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+}
+
+/// Limits the engine enforces; every size a client controls has one.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Largest single PUT or part, in bytes (S3: 5 GiB).
+    pub max_object_size: u64,
+    /// Smallest size of every part but the last at Complete (S3: 5 MiB).
+    pub min_part_size: u64,
+    /// Largest part number (S3: 10000).
+    pub max_parts: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_object_size: 5 << 30, min_part_size: 5 << 20, max_parts: 10_000 }
+    }
+}
