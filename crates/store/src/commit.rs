@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, Durability, WriteTransaction};
 
@@ -31,9 +32,28 @@ pub(crate) struct Effects {
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&WriteTransaction) -> (Effects, Finish) + Send>;
 
-#[derive(Clone)]
 pub(crate) struct Committer {
-    tx: mpsc::Sender<Job>,
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<CommitCounters>,
+}
+
+impl Drop for Committer {
+    /// Closing the queue ends the thread after it commits what is queued; joining it releases
+    /// the database, so the same directory can be opened again at once.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How well group commit is working: `ops / batches` is the average batch size.
+#[derive(Debug, Default)]
+pub(crate) struct CommitCounters {
+    pub batches: AtomicU64,
+    pub ops: AtomicU64,
 }
 
 /// Most jobs folded into one transaction; bounds the latency a batch adds to its first job.
@@ -42,7 +62,9 @@ const MAX_BATCH: usize = 1024;
 impl Committer {
     pub fn start(db: Arc<Database>, layout: Arc<Layout>, pins: Arc<Pins>) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let stats = Arc::new(CommitCounters::default());
+        let counters = stats.clone();
+        let thread = std::thread::Builder::new()
             .name("keyless-commit".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -53,11 +75,18 @@ impl Committer {
                             Err(_) => break,
                         }
                     }
+                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters.ops.fetch_add(jobs.len() as u64, Ordering::Relaxed);
                     commit_batch(&db, &layout, &pins, jobs);
                 }
             })
             .expect("spawn the commit thread");
-        Self { tx }
+        Self { tx: Some(tx), thread: Some(thread), stats }
+    }
+
+    /// (batches committed, operations committed) since start.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.stats.batches.load(Ordering::Relaxed), self.stats.ops.load(Ordering::Relaxed))
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -88,7 +117,8 @@ impl Committer {
                 }
             }
         });
-        self.tx.send(job).map_err(|_| StoreError::Internal("the commit thread has stopped".into()))?;
+        let tx = self.tx.as_ref().ok_or_else(|| StoreError::Internal("the store is closing".into()))?;
+        tx.send(job).map_err(|_| StoreError::Internal("the commit thread has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Internal("the commit thread dropped a request".into()))?
     }
 }
@@ -97,12 +127,9 @@ fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) {
     let mut txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
-            let err = StoreError::db(e);
-            for j in jobs {
-                // Without a transaction nothing can run; each job still answers.
-                let _ = j;
-                tracing::error!(error = %err, "cannot begin a metadata transaction");
-            }
+            // Without a transaction nothing can run. Dropping the jobs drops their reply
+            // channels, so every waiting writer gets an error instead of hanging.
+            tracing::error!(error = %e, jobs = jobs.len(), "cannot begin a metadata transaction");
             return;
         }
     };

@@ -232,6 +232,12 @@ impl Store {
         &self.inner.opts
     }
 
+    /// (metadata transactions committed, write operations they carried) since start.
+    /// More operations than transactions means group commit is sharing fsyncs.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.inner.committer.stats()
+    }
+
     /// True when the metadata database answers a read.
     pub fn is_ready(&self) -> bool {
         self.inner.db.begin_read().and_then(|t| Ok(t.open_table(META).is_ok())).unwrap_or(false)
