@@ -1,1 +1,66 @@
-fn main(){}
+//! keyless: the binary. It parses the command line (`cli`), builds and checks the one
+//! [`config::Config`] (`config`), and runs the server (`start`, `server`, `tls`, `health`).
+//! Everything that stores or speaks S3 lives in the library crates `keyless-store` and
+//! `keyless-s3`; this crate wires them to a socket. `anyhow` is used here and nowhere else.
+//!
+//! Exit codes: 0 after a clean shutdown, 2 for a configuration error (like a usage error; TLS
+//! files that do not load count), 1 for any other failure.
+
+mod banner;
+mod cli;
+mod config;
+mod credentials;
+mod health;
+mod logging;
+mod server;
+mod start;
+mod tls;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("keyless {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let config = match config::load(&args, &|name| std::env::var_os(name)) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("keyless: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = logging::init(&config.log) {
+                eprintln!("keyless: {e:#}");
+                return ExitCode::FAILURE;
+            }
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let result = runtime.block_on(start::serve(config));
+            // Connections still open after the grace period are cut here; blocking work gets a
+            // short bound so that exit is prompt.
+            runtime.shutdown_timeout(Duration::from_secs(5));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    // TLS files that do not load are a configuration error too.
+                    if e.downcast_ref::<tls::TlsError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Stage one of the configuration: the three layers a setting can come from — flags, the
+//! environment, the YAML file — each read into the same all-optional [`RawConfig`] whose values
+//! remember their [`Origin`]. Nothing here judges a value; `config::validate` does.
+//!
+//! The YAML schema ([`FileConfig`]) refuses unknown fields, so a misspelt setting is an error
+//! rather than silently ignored.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{
+    ConfigError, DATA_DIR, DOMAINS, Field, LISTEN, LOG_FILTER, LOG_FORMAT, Origin, REGION, ROOT_ACCESS_KEY,
+    ROOT_SECRET_KEY, TLS_CERT, TLS_KEY,
+};
+use crate::cli::ServeArgs;
+use crate::credentials::SecretKey;
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T> Sourced<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sourced<U> {
+        Sourced { value: f(self.value), origin: self.origin }
+    }
+}
+
+/// Every setting, optional, as one layer gives it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RawConfig {
+    pub data_dir: Option<Sourced<PathBuf>>,
+    pub listen: Option<Sourced<String>>,
+    pub region: Option<Sourced<String>>,
+    pub domains: Option<Sourced<Vec<String>>>,
+    pub tls_cert: Option<Sourced<PathBuf>>,
+    pub tls_key: Option<Sourced<PathBuf>>,
+    pub tls_reload_interval_secs: Option<Sourced<u64>>,
+    pub root_access_key: Option<Sourced<String>>,
+    /// Wrapped at once, so that no `Debug` of any configuration stage shows it.
+    pub root_secret_key: Option<Sourced<SecretKey>>,
+    pub log_format: Option<Sourced<String>>,
+    pub log_filter: Option<Sourced<String>>,
+    pub max_header_bytes: Option<Sourced<u64>>,
+    pub header_read_timeout_secs: Option<Sourced<u64>>,
+    pub shutdown_grace_secs: Option<Sourced<u64>>,
+}
+
+impl RawConfig {
+    /// Merges two layers: each value of `self` wins over the same value of `lower`. A list (the
+    /// domains) is taken whole from one layer, never concatenated.
+    pub fn over(self, lower: RawConfig) -> RawConfig {
+        RawConfig {
+            data_dir: self.data_dir.or(lower.data_dir),
+            listen: self.listen.or(lower.listen),
+            region: self.region.or(lower.region),
+            domains: self.domains.or(lower.domains),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            tls_reload_interval_secs: self.tls_reload_interval_secs.or(lower.tls_reload_interval_secs),
+            root_access_key: self.root_access_key.or(lower.root_access_key),
+            root_secret_key: self.root_secret_key.or(lower.root_secret_key),
+            log_format: self.log_format.or(lower.log_format),
+            log_filter: self.log_filter.or(lower.log_filter),
+            max_header_bytes: self.max_header_bytes.or(lower.max_header_bytes),
+            header_read_timeout_secs: self.header_read_timeout_secs.or(lower.header_read_timeout_secs),
+            shutdown_grace_secs: self.shutdown_grace_secs.or(lower.shutdown_grace_secs),
+        }
+    }
+
+    /// The flag layer.
+    pub fn from_flags(args: &ServeArgs) -> RawConfig {
+        fn flag<T: Clone>(v: &Option<T>, field: Field) -> Option<Sourced<T>> {
+            v.clone().map(|value| Sourced { value, origin: Origin::Flag(field.flag.expect("field has a flag")) })
+        }
+        RawConfig {
+            data_dir: flag(&args.data_dir, DATA_DIR),
+            listen: flag(&args.listen, LISTEN),
+            region: flag(&args.region, REGION),
+            domains: (!args.domains.is_empty()).then(|| Sourced { value: args.domains.clone(), origin: Origin::Flag("--domain") }),
+            tls_cert: flag(&args.tls_cert, TLS_CERT),
+            tls_key: flag(&args.tls_key, TLS_KEY),
+            log_format: flag(&args.log_format, LOG_FORMAT),
+            ..RawConfig::default()
+        }
+    }
+
+    /// The environment layer. An empty variable counts as unset.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<OsString>) -> Result<RawConfig, ConfigError> {
+        let text = |field: Field| env_text(env, field);
+        let path = |field: Field| env_path(env, field);
+        Ok(RawConfig {
+            data_dir: path(DATA_DIR)?,
+            listen: text(LISTEN)?,
+            region: text(REGION)?,
+            domains: text(DOMAINS)?.map(|s| s.map(|v| v.split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect())),
+            tls_cert: path(TLS_CERT)?,
+            tls_key: path(TLS_KEY)?,
+            root_access_key: text(ROOT_ACCESS_KEY)?,
+            root_secret_key: text(ROOT_SECRET_KEY)?.map(|s| s.map(SecretKey::new)),
+            log_format: text(LOG_FORMAT)?,
+            log_filter: text(LOG_FILTER)?,
+            ..RawConfig::default()
+        })
+    }
+
+    /// The file layer: reads and parses the YAML file at `path`.
+    pub fn from_file(path: &Sourced<PathBuf>) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(&path.value).map_err(|e| ConfigError::Invalid {
+            field: super::CONFIG.name,
+            origin: path.origin.clone(),
+            message: format!("cannot read \"{}\": {e}; give an existing YAML file or leave the setting out", path.value.display()),
+        })?;
+        let file = parse_file(&text).map_err(|message| ConfigError::File { path: path.value.clone(), message })?;
+        Ok(RawConfig::from_file_config(file, &path.value))
+    }
+
+    fn from_file_config(file: FileConfig, path: &Path) -> RawConfig {
+        let origin = Origin::File(path.to_path_buf());
+        fn sourced<T>(v: Option<T>, origin: &Origin) -> Option<Sourced<T>> {
+            v.map(|value| Sourced { value, origin: origin.clone() })
+        }
+        let tls = file.tls.unwrap_or_default();
+        let root = file.root.unwrap_or_default();
+        let log = file.log.unwrap_or_default();
+        let limits = file.limits.unwrap_or_default();
+        RawConfig {
+            data_dir: sourced(file.data_dir, &origin),
+            listen: sourced(file.listen, &origin),
+            region: sourced(file.region, &origin),
+            domains: sourced(file.domains, &origin),
+            tls_cert: sourced(tls.cert, &origin),
+            tls_key: sourced(tls.key, &origin),
+            tls_reload_interval_secs: sourced(tls.reload_interval_secs, &origin),
+            root_access_key: sourced(root.access_key, &origin),
+            root_secret_key: sourced(root.secret_key, &origin),
+            log_format: sourced(log.format, &origin),
+            log_filter: sourced(log.filter, &origin),
+            max_header_bytes: sourced(limits.max_header_bytes, &origin),
+            header_read_timeout_secs: sourced(limits.header_read_timeout_secs, &origin),
+            shutdown_grace_secs: sourced(limits.shutdown_grace_secs, &origin),
+        }
+    }
+}
+
+/// Parses the YAML text of a config file; an empty file (or one of comments only) is empty.
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    match serde_yaml_ng::from_str::<Option<FileConfig>>(text) {
+        Ok(file) => Ok(file.unwrap_or_default()),
+        Err(e) => {
+            let mut message = e.to_string();
+            if message.contains("unknown field") {
+                message.push_str("; remove it or correct its spelling (docs/configuration.md lists every field)");
+            }
+            Err(message)
+        }
+    }
+}
+
+/// A path-valued environment variable; any bytes are accepted.
+pub fn env_path(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Option<Sourced<PathBuf>>, ConfigError> {
+    let var = field.env.expect("field has an env var");
+    Ok(env(var).filter(|v| !v.is_empty()).map(|v| Sourced { value: PathBuf::from(v), origin: Origin::Env(var) }))
+}
+
+/// A text-valued environment variable; it must be UTF-8.
+fn env_text(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Option<Sourced<String>>, ConfigError> {
+    let var = field.env.expect("field has an env var");
+    match env(var).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => match v.into_string() {
+            Ok(value) => Ok(Some(Sourced { value, origin: Origin::Env(var) })),
+            Err(_) => Err(ConfigError::Invalid {
+                field: field.name,
+                origin: Origin::Env(var),
+                message: "is not valid UTF-8; give plain text".to_owned(),
+            }),
+        },
+    }
+}
+
+/// The YAML config file. Every field is optional; unknown fields are errors.
+///
+/// New sections (identity issuers and roles, gateway settings) are added here as further
+/// `Option<...>` fields with their own `deny_unknown_fields` structs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub region: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub tls: Option<FileTls>,
+    pub root: Option<FileRoot>,
+    pub log: Option<FileLog>,
+    pub limits: Option<FileLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub reload_interval_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoot {
+    pub access_key: Option<String>,
+    pub secret_key: Option<SecretKey>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    pub format: Option<String>,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_header_bytes: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
+}

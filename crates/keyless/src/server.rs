@@ -1,0 +1,167 @@
+//! The network edge: the listening socket, TLS, HTTP/1.1 connections, request routing (health
+//! probes, then S3) and graceful shutdown.
+//!
+//! Each accepted connection runs in its own task: an optional TLS handshake (bounded by the
+//! header read timeout), then hyper's HTTP/1.1 server with keep-alive, a bounded read buffer
+//! (which bounds the request head) and a header read timeout (which also closes idle keep-alive
+//! connections). On shutdown the listener is dropped first, then every connection is told to
+//! finish its current request and close; the process waits for that at most `shutdown_grace`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use keyless_s3::{ResponseBody, S3Front, full_body};
+use keyless_store::Store;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Limits, ListenAddr};
+use crate::health::{self, Probe};
+
+/// Everything a request needs: the health probes' view of the store and the S3 front.
+/// Shared by all connections behind one `Arc`.
+pub struct App {
+    store: Store,
+    front: S3Front,
+    domains: Vec<String>,
+}
+
+impl App {
+    pub fn new(store: Store, front: S3Front, domains: Vec<String>) -> Self {
+        App { store, front, domains }
+    }
+
+    /// Routes one request: a health probe is answered here, everything else goes to S3.
+    pub async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<ResponseBody> {
+        match health::probe(&req, &self.domains) {
+            Some(Probe::Live) => text(http::StatusCode::OK, "ok"),
+            Some(Probe::Ready) => {
+                let store = self.store.clone();
+                let ready = tokio::task::spawn_blocking(move || store.is_ready()).await.unwrap_or(false);
+                if ready { text(http::StatusCode::OK, "ready") } else { text(http::StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+            }
+            None => self.front.handle(req).await,
+        }
+    }
+}
+
+fn text(status: http::StatusCode, body: &'static str) -> http::Response<ResponseBody> {
+    let mut resp = http::Response::new(full_body(body));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Binds the listening socket; the host may be a name, and the first address that binds wins.
+pub async fn bind(listen: &ListenAddr) -> anyhow::Result<TcpListener> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((listen.host.as_str(), listen.port))
+        .await
+        .with_context(|| format!("config field \"listen\": cannot resolve host \"{}\"", listen.host))?
+        .collect();
+    let mut last_err = None;
+    for addr in &addrs {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_err = Some((addr, e)),
+        }
+    }
+    match last_err {
+        Some((addr, e)) => Err(anyhow::anyhow!(
+            "config field \"listen\": cannot listen on {addr}: {e}; pick a free port, or port 0 for any free one"
+        )),
+        None => Err(anyhow::anyhow!("config field \"listen\": host \"{}\" resolves to no address", listen.host)),
+    }
+}
+
+/// Serves connections until `shutdown` completes, then drains them (at most `limits.shutdown_grace`).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: Arc<App>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .keep_alive(true)
+        // The read buffer bounds what a peer can make us hold; max_header_size is the exact bound
+        // on the request head (a buffer read can overshoot the buffer limit).
+        .max_buf_size(limits.max_header_bytes)
+        .max_header_size(limits.max_header_bytes)
+        .header_read_timeout(limits.header_read_timeout);
+    let conn = Arc::new(Connection { http, tls: tls.map(TlsAcceptor::from), app, handshake_timeout: limits.header_read_timeout });
+
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let conn = conn.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move { conn.serve(stream, peer, watcher).await });
+                }
+                Err(e) => {
+                    // Usually out of file descriptors; pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let open = graceful.count();
+    tracing::info!(open_connections = open, grace_secs = limits.shutdown_grace.as_secs(), "shutting down: stopped accepting, finishing in-flight requests");
+    match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!(grace_secs = limits.shutdown_grace.as_secs(), "connections still open after the shutdown grace period; closing them"),
+    }
+}
+
+/// How one connection is served; shared by all connection tasks.
+struct Connection {
+    http: http1::Builder,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    handshake_timeout: Duration,
+}
+
+impl Connection {
+    async fn serve(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
+        let _ = stream.set_nodelay(true);
+        let app = self.app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.handle(req).await) }
+        });
+        let result = match &self.tls {
+            None => watcher.watch(self.http.serve_connection(TokioIo::new(stream), service)).await,
+            Some(acceptor) => match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => watcher.watch(self.http.serve_connection(TokioIo::new(tls_stream), service)).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
