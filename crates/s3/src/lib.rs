@@ -1,9 +1,41 @@
 //! keyless-s3: the S3 protocol edge. Turns HTTP requests into store calls through `s3s`;
 //! no other crate names an `s3s` type.
+//!
+//! A request walks: [`S3Front::handle`] → `s3s` (routing, SigV4 verification against
+//! `auth::KeyRing`, the `auth::Gate` checks, XML and header decoding) → one handler in
+//! `service` → the owning module (`bucket`, `object`, `multipart`, `list`, `tagging`) →
+//! `keyless_store::Store`. Every failure becomes an S3 error code in `error`, the one place
+//! where that mapping lives. `connection` decides what happens to a request body the answer
+//! came before.
+//!
+//! **API Boundary:** the public API is [`S3Front`], [`FrontOptions`], [`ResponseBody`] and
+//! [`full_body`]; `s3s` types never cross it.
+
+mod auth;
+mod body;
+mod bucket;
+mod checksum;
+mod connection;
+mod crc;
+mod error;
+mod host;
+mod list;
+mod meta;
+mod multipart;
+mod object;
+mod percent;
+mod precondition;
+mod range;
+mod service;
+mod tagging;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use keyless_store::Store;
+use s3s::config::{S3Config, StaticConfigProvider};
+use s3s::service::{S3Service, S3ServiceBuilder};
 
 /// The response body type of every keyless HTTP response.
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -13,8 +45,13 @@ pub fn full_body(b: impl Into<Bytes>) -> ResponseBody {
     http_body_util::Full::new(b.into()).map_err(|e| match e {}).boxed_unsync()
 }
 
+/// The largest XML request body accepted (CompleteMultipartUpload, DeleteObjects, tagging).
+/// A CompleteMultipartUpload listing 10 000 parts with checksums is under 2 MiB, and a
+/// DeleteObjects naming 1000 keys of 1 KiB each is about 1.1 MiB.
+pub const MAX_XML_BODY: usize = 4 << 20;
+
 /// How the S3 front is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrontOptions {
     /// The root (admin) access key id and secret; requests signed with them may do anything.
     pub root_access_key: String,
@@ -25,23 +62,104 @@ pub struct FrontOptions {
     pub virtual_host_domains: Vec<String>,
 }
 
+impl std::fmt::Debug for FrontOptions {
+    /// The secret key is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontOptions")
+            .field("root_access_key", &self.root_access_key)
+            .field("root_secret_key", &"[redacted]")
+            .field("region", &self.region)
+            .field("virtual_host_domains", &self.virtual_host_domains)
+            .finish()
+    }
+}
+
 /// The S3 HTTP front: one instance serves every connection.
 #[derive(Clone)]
 pub struct S3Front {
-    store: Store,
-    opts: FrontOptions,
+    service: S3Service,
 }
 
 impl S3Front {
     pub fn new(store: Store, opts: FrontOptions) -> Self {
-        Self { store, opts }
+        let region = if opts.region.is_empty() { "us-east-1".to_owned() } else { opts.region.clone() };
+        let mut b = S3ServiceBuilder::new(service::Edge { store, region: region.clone() });
+        b.set_auth(auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key));
+        b.set_access(auth::Gate::new(&region));
+        if !opts.virtual_host_domains.is_empty() {
+            b.set_host(host::VirtualHosts::new(&opts.virtual_host_domains));
+        }
+        let mut config = S3Config::default();
+        config.xml_max_body_size = MAX_XML_BODY;
+        b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
+        Self { service: b.build() }
     }
 
     /// Handles one S3 request.
     pub async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<ResponseBody> {
-        let _ = (&self.store, &self.opts, req);
-        let mut resp = http::Response::new(full_body("not implemented yet"));
-        *resp.status_mut() = http::StatusCode::NOT_IMPLEMENTED;
+        let http1 = req.version() < http::Version::HTTP_2;
+        let expect_continue =
+            req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let (parts, body) = req.into_parts();
+        let (body, leftover) = connection::share(body);
+        let result = self.service.call(http::Request::from_parts(parts, s3s::Body::http_body(body))).await;
+        // Over HTTP/2 an early answer only resets its stream; there is no connection to keep.
+        let reusable = !http1 || leftover.settle(expect_continue).await;
+        let mut resp = match result {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                let body = if parts.status == http::StatusCode::NOT_MODIFIED {
+                    // A 304 has no body (RFC 9110 §15.4.5); s3s gives it the XML of the error.
+                    full_body(Bytes::new())
+                } else if let Some(fixed) = (parts.status.is_client_error() || parts.status.is_server_error())
+                    .then(|| body.bytes())
+                    .flatten()
+                    .and_then(|b| error::fill_missing_message(&b))
+                {
+                    // An error s3s raised itself, without a message.
+                    parts.headers.remove(http::header::CONTENT_LENGTH);
+                    full_body(fixed)
+                } else {
+                    body.boxed_unsync()
+                };
+                http::Response::from_parts(parts, body)
+            }
+            Err(e) => {
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                tracing::error!(error = %e, "the S3 service failed to answer a request");
+                internal_error()
+            }
+        };
+        if !reusable {
+            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
         resp
+    }
+}
+
+/// A 500 with an S3 XML error body, for failures of the HTTP layer itself.
+fn internal_error() -> http::Response<ResponseBody> {
+    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+               <Message>We encountered an internal error; please try again.</Message></Error>";
+    let mut resp = http::Response::new(full_body(xml));
+    *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_never_print_the_secret() {
+        let o = FrontOptions {
+            root_access_key: "ROOT".into(),
+            root_secret_key: "very-secret-value".into(),
+            region: "us-east-1".into(),
+            virtual_host_domains: vec![],
+        };
+        let s = format!("{o:?}");
+        assert!(s.contains("ROOT") && !s.contains("very-secret-value"), "{s}");
     }
 }

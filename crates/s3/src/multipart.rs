@@ -1,0 +1,590 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
+//! CompleteMultipartUpload, AbortMultipartUpload, ListParts and ListMultipartUploads.
+//!
+//! Parts take the same path as PutObject bodies ([`body::receive`]). For a COMPOSITE upload
+//! the upload's algorithm is always computed, so the store can form the object's checksum of
+//! the part checksums at Complete. For a FULL_OBJECT upload (CRCs only) the store keeps no
+//! algorithm: the parts carry the CRCs their clients sent, and Complete verifies the claimed
+//! whole-object CRC by combining them ([`crc`]); that value is reported by Complete but not
+//! yet stored, so GetObject does not return it. Complete is metadata-only in the store; the
+//! edge hands it the listed parts' ETags and claimed checksums to check, and verifies the
+//! whole-object size and checksum the client claims before anything is committed.
+
+use std::collections::HashMap;
+
+use keyless_store::{ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, PartInfo, StoreError, UploadInfo};
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumType, CommonPrefix, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CompletedPart, CopyPartResult, CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag,
+    Initiator, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput, MultipartUpload, Part,
+    StorageClass, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+};
+use s3s::{S3Request, S3Response};
+
+use crate::body::{self, Upload};
+use crate::checksum::{self, ChecksumPlan, set_checksums};
+use crate::error::{ApiError, ApiResult};
+use crate::list::{KeyEncoding, delimiter, page_size};
+use crate::object::{copy_source, reject_unsupported_write, verify_copy};
+use crate::precondition::Conditions;
+use crate::service::Edge;
+use crate::{crc, meta, percent, range, tagging};
+
+/// Part numbers run from 1 to this (S3's limit).
+pub(crate) const MAX_PART_NUMBER: i32 = 10_000;
+
+fn part_number(n: i32) -> ApiResult<u32> {
+    if !(1..=MAX_PART_NUMBER).contains(&n) {
+        return Err(ApiError::invalid_argument(format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive; got {n}.")));
+    }
+    Ok(n as u32)
+}
+
+fn wire_algorithm(a: ChecksumAlgorithm) -> s3s::dto::ChecksumAlgorithm {
+    s3s::dto::ChecksumAlgorithm::from(a.as_str().to_owned())
+}
+
+fn composite() -> ChecksumType {
+    ChecksumType::from_static(ChecksumType::COMPOSITE)
+}
+
+/// How an upload's object checksum is formed, as asked for at CreateMultipartUpload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UploadChecksum {
+    None,
+    /// A checksum of the parts' checksums, `<base64>-<parts>`; the store forms it.
+    Composite(ChecksumAlgorithm),
+    /// The CRC of the whole object, combined from the parts' CRCs at Complete ([`crc`]).
+    FullObject(ChecksumAlgorithm),
+}
+
+impl UploadChecksum {
+    fn algorithm(self) -> Option<ChecksumAlgorithm> {
+        match self {
+            UploadChecksum::None => None,
+            UploadChecksum::Composite(a) | UploadChecksum::FullObject(a) => Some(a),
+        }
+    }
+
+    fn wire_type(self) -> Option<ChecksumType> {
+        match self {
+            UploadChecksum::None => None,
+            UploadChecksum::Composite(_) => Some(ChecksumType::from_static(ChecksumType::COMPOSITE)),
+            UploadChecksum::FullObject(_) => Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+        }
+    }
+
+    /// The algorithm the store computes for every part and forms a composite from.
+    fn store_algorithm(self) -> Option<ChecksumAlgorithm> {
+        match self {
+            UploadChecksum::Composite(a) => Some(a),
+            UploadChecksum::None | UploadChecksum::FullObject(_) => None,
+        }
+    }
+}
+
+/// Reads `x-amz-checksum-algorithm` and `x-amz-checksum-type` with S3's rules: CRC64NVME is
+/// FULL_OBJECT only (and its default); SHA1 and SHA256 are COMPOSITE only; the others
+/// default to COMPOSITE.
+fn upload_checksum(algorithm: Option<&s3s::dto::ChecksumAlgorithm>, kind: Option<&ChecksumType>) -> ApiResult<UploadChecksum> {
+    let algorithm = algorithm
+        .map(|a| {
+            ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
+                ApiError::invalid_request(format!("{:?} is not a checksum algorithm; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.", a.as_str()))
+            })
+        })
+        .transpose()?;
+    let full = match kind.map(|k| k.as_str()) {
+        None => None,
+        Some(k) if k.eq_ignore_ascii_case(ChecksumType::COMPOSITE) => Some(false),
+        Some(k) if k.eq_ignore_ascii_case(ChecksumType::FULL_OBJECT) => Some(true),
+        Some(k) => return Err(ApiError::invalid_request(format!("Unknown x-amz-checksum-type {k:?}: use COMPOSITE or FULL_OBJECT."))),
+    };
+    let Some(a) = algorithm else {
+        if full.is_some() {
+            return Err(ApiError::invalid_request("x-amz-checksum-type needs x-amz-checksum-algorithm; name the algorithm too."));
+        }
+        return Ok(UploadChecksum::None);
+    };
+    let full = full.unwrap_or(a == ChecksumAlgorithm::Crc64Nvme);
+    match (full, crc::supports(a)) {
+        (true, true) => Ok(UploadChecksum::FullObject(a)),
+        (true, false) => Err(ApiError::invalid_request(format!(
+            "The FULL_OBJECT checksum type cannot be used with {}: use CRC32, CRC32C or CRC64NVME, or the COMPOSITE type.",
+            a.as_str()
+        ))),
+        (false, _) if a == ChecksumAlgorithm::Crc64Nvme => {
+            Err(ApiError::invalid_request("The COMPOSITE checksum type cannot be used with CRC64NVME: use the FULL_OBJECT type."))
+        }
+        (false, _) => Ok(UploadChecksum::Composite(a)),
+    }
+}
+
+pub(crate) async fn create(edge: &Edge, req: S3Request<CreateMultipartUploadInput>) -> ApiResult<S3Response<CreateMultipartUploadOutput>> {
+    let S3Request { input: i, headers, .. } = req;
+    reject_unsupported_write(&headers)?;
+    keyless_store::validate_key(&i.key)?;
+    let checksum = upload_checksum(i.checksum_algorithm.as_ref(), i.checksum_type.as_ref())?;
+    let meta = meta::from_request(&headers, i.metadata.as_ref())?;
+    let tags = tagging::from_header(i.tagging.as_deref())?;
+    let up = edge.store.create_upload(&i.bucket, &i.key, meta, tags, checksum.store_algorithm()).await?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(i.bucket),
+        key: Some(up.key),
+        upload_id: Some(up.upload_id),
+        checksum_algorithm: checksum.algorithm().map(wire_algorithm),
+        checksum_type: checksum.wire_type(),
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn upload_part(edge: &Edge, req: S3Request<UploadPartInput>) -> ApiResult<S3Response<UploadPartOutput>> {
+    let S3Request { input: i, headers, trailing_headers, .. } = req;
+    if headers.contains_key("x-amz-server-side-encryption-customer-algorithm") {
+        return Err(ApiError::NotImplemented("keyless does not support SSE-C (customer-provided encryption keys).".into()));
+    }
+    let n = part_number(i.part_number)?;
+    // Refuse before reading the body: a missing upload must not cost the client the upload.
+    let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
+    let plan = ChecksumPlan::from_headers(&headers, upload.checksum_algorithm)?;
+    let up = Upload { body: i.body, headers: &headers, content_length: i.content_length, trailers: trailing_headers, plan: &plan };
+    let staged = body::receive(&edge.store, up).await?;
+    let part = edge.store.put_part(&i.bucket, &i.key, &i.upload_id, n, staged).await?;
+    let mut out = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag)), ..Default::default() };
+    set_checksums!(out, &part.checksums);
+    Ok(S3Response::new(out))
+}
+
+pub(crate) async fn upload_part_copy(edge: &Edge, req: S3Request<UploadPartCopyInput>) -> ApiResult<S3Response<UploadPartCopyOutput>> {
+    let S3Request { input: i, headers, .. } = req;
+    if headers.contains_key("x-amz-copy-source-server-side-encryption-customer-algorithm")
+        || headers.contains_key("x-amz-server-side-encryption-customer-algorithm")
+    {
+        return Err(ApiError::NotImplemented("keyless does not support SSE-C (customer-provided encryption keys).".into()));
+    }
+    let n = part_number(i.part_number)?;
+    let (src_bucket, src_key) = copy_source(&i.copy_source)?;
+    let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
+    let reader = edge.store.open_object(src_bucket, src_key)?;
+    let src = reader.info.clone();
+    Conditions::new(
+        i.copy_source_if_match.as_ref(),
+        i.copy_source_if_none_match.as_ref(),
+        i.copy_source_if_modified_since.as_ref(),
+        i.copy_source_if_unmodified_since.as_ref(),
+    )
+    .check_copy_source(&src.etag, src.last_modified)?;
+    let (start, end) = match i.copy_source_range.as_deref() {
+        Some(r) => range::copy_source_range(r, src.size)?,
+        None => (0, src.size),
+    };
+    let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
+    let staged = edge.store.stage(Box::pin(reader.into_stream(start, end)), algorithms).await?;
+    verify_copy(&src, start, end, staged.digests())?;
+    let part = edge.store.put_part(&i.bucket, &i.key, &i.upload_id, n, staged).await?;
+    let mut result = CopyPartResult {
+        e_tag: Some(ETag::Strong(part.etag)),
+        last_modified: Some(part.last_modified.into()),
+        ..Default::default()
+    };
+    set_checksums!(result, &part.checksums);
+    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+}
+
+fn claimed_part_checksums(p: &CompletedPart) -> Checksums {
+    Checksums {
+        crc32: p.checksum_crc32.clone(),
+        crc32c: p.checksum_crc32c.clone(),
+        crc64nvme: p.checksum_crc64nvme.clone(),
+        sha1: p.checksum_sha1.clone(),
+        sha256: p.checksum_sha256.clone(),
+        composite_parts: None,
+    }
+}
+
+/// The parts listed in a CompleteMultipartUpload body, as the store takes them.
+fn listed_parts(parts: &[CompletedPart]) -> ApiResult<Vec<CompletePart>> {
+    if parts.is_empty() {
+        return Err(ApiError::MalformedXml("CompleteMultipartUpload must list at least one part.".into()));
+    }
+    if parts.len() > MAX_PART_NUMBER as usize {
+        return Err(ApiError::MalformedXml(format!("CompleteMultipartUpload may list at most {MAX_PART_NUMBER} parts.")));
+    }
+    parts
+        .iter()
+        .map(|p| {
+            let n = p.part_number.ok_or_else(|| ApiError::MalformedXml("Every <Part> must have a <PartNumber>.".into()))?;
+            let etag = p.e_tag.as_ref().ok_or_else(|| ApiError::MalformedXml(format!("Part {n} has no <ETag>; send the ETag UploadPart returned.")))?;
+            Ok(CompletePart { part_number: part_number(n)?, etag: etag.value().to_owned(), checksums: claimed_part_checksums(p) })
+        })
+        .collect()
+}
+
+/// The whole-object checksum a Complete request claims in its headers, if any.
+fn claimed_object_checksum(i: &CompleteMultipartUploadInput) -> Option<(ChecksumAlgorithm, &str)> {
+    [
+        (ChecksumAlgorithm::Crc32, &i.checksum_crc32),
+        (ChecksumAlgorithm::Crc32c, &i.checksum_crc32c),
+        (ChecksumAlgorithm::Crc64Nvme, &i.checksum_crc64nvme),
+        (ChecksumAlgorithm::Sha1, &i.checksum_sha1),
+        (ChecksumAlgorithm::Sha256, &i.checksum_sha256),
+    ]
+    .into_iter()
+    .find_map(|(a, v)| v.as_deref().map(|v| (a, v.trim())))
+}
+
+/// The stored parts of an upload, by part number.
+fn stored_parts(edge: &Edge, i: &CompleteMultipartUploadInput) -> ApiResult<HashMap<u32, PartInfo>> {
+    let mut stored = HashMap::new();
+    let mut marker = 0;
+    loop {
+        let page = edge.store.list_parts(&i.bucket, &i.key, &i.upload_id, marker, 1000)?;
+        stored.extend(page.parts.into_iter().map(|p| (p.part_number, p)));
+        match page.next_part_number_marker {
+            Some(m) if page.is_truncated => marker = m,
+            _ => return Ok(stored),
+        }
+    }
+}
+
+/// Checks what a Complete request claims about the whole object — its size
+/// (`x-amz-mp-object-size`) and its checksum — against the stored parts, before anything is
+/// committed. A COMPOSITE claim (`<base64>-<parts>`) must match the checksum of the parts'
+/// checksums; a FULL_OBJECT claim must match the CRC combined from the parts' CRCs, which is
+/// returned to be reported. Parts that are missing or whose ETags differ are left to the
+/// store, which names them.
+fn check_object_claims(
+    edge: &Edge,
+    i: &CompleteMultipartUploadInput,
+    upload: &UploadInfo,
+    listed: &[CompletePart],
+) -> ApiResult<Option<(ChecksumAlgorithm, String)>> {
+    let checksum = claimed_object_checksum(i);
+    if checksum.is_none() && i.mpu_object_size.is_none() {
+        return Ok(None);
+    }
+    let full_object = checksum.is_some_and(|(_, v)| !v.contains('-'));
+    if let Some((a, _)) = checksum {
+        match (upload.checksum_algorithm, full_object) {
+            (Some(u), false) if u == a => {}
+            (Some(u), _) => {
+                return Err(ApiError::invalid_request(format!(
+                    "The upload forms a COMPOSITE {} checksum; claim it as <base64>-<part count>, or claim none.",
+                    u.as_str()
+                )));
+            }
+            (None, true) if crc::supports(a) => {}
+            (None, true) => {
+                return Err(ApiError::invalid_request(format!(
+                    "A full-object checksum can only be a CRC (CRC32, CRC32C, CRC64NVME), not {}.",
+                    a.as_str()
+                )));
+            }
+            (None, false) => {
+                return Err(ApiError::invalid_request(format!(
+                    "The upload was created without a checksum algorithm, so it has no COMPOSITE {} checksum to claim.",
+                    a.as_str()
+                )));
+            }
+        }
+    }
+    let stored = stored_parts(edge, i)?;
+    let parts: Vec<&PartInfo> = listed.iter().filter_map(|p| stored.get(&p.part_number)).collect();
+    if parts.len() != listed.len() {
+        return Ok(None);
+    }
+    if let Some(claimed) = i.mpu_object_size {
+        let total: u64 = parts.iter().map(|p| p.size).sum();
+        if u64::try_from(claimed).ok() != Some(total) {
+            return Err(ApiError::invalid_request(format!(
+                "x-amz-mp-object-size is {claimed}, but the listed parts add up to {total} bytes; list the parts you uploaded."
+            )));
+        }
+    }
+    let Some((a, claimed)) = checksum else { return Ok(None) };
+    let bad_digest = |computed: String| -> ApiError {
+        StoreError::BadDigest { what: format!("x-amz-checksum-{}", a.as_str().to_ascii_lowercase()), claimed: claimed.to_owned(), computed }.into()
+    };
+    if !full_object {
+        let per_part: Vec<&Checksums> = parts.iter().map(|p| &p.checksums).collect();
+        return match keyless_store::digest::composite_checksum(a, &per_part) {
+            Some(expected) if expected != claimed => Err(bad_digest(expected)),
+            _ => Ok(None),
+        };
+    }
+    let mut crcs = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let v = p.checksums.get(a).ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "Part {} was uploaded without an x-amz-checksum-{} value, so the full-object checksum cannot be verified; \
+                 upload every part with its checksum.",
+                p.part_number,
+                a.as_str().to_ascii_lowercase()
+            ))
+        })?;
+        crcs.push((v, p.size));
+    }
+    let combined = crc::combine_parts(a, crcs).ok_or_else(|| ApiError::Internal("a stored part checksum is malformed".into()))?;
+    if combined != claimed {
+        return Err(bad_digest(combined));
+    }
+    Ok(Some((a, combined)))
+}
+
+pub(crate) async fn complete(edge: &Edge, req: S3Request<CompleteMultipartUploadInput>) -> ApiResult<S3Response<CompleteMultipartUploadOutput>> {
+    let i = req.input;
+    let parts = i.multipart_upload.as_ref().and_then(|m| m.parts.as_deref()).unwrap_or_default();
+    let listed = listed_parts(parts)?;
+    let cond = crate::object::write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
+    let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
+    let full_object = check_object_claims(edge, &i, &upload, &listed)?;
+    let info = edge.store.complete_upload(&i.bucket, &i.key, &i.upload_id, listed, cond).await?;
+    // A verified full-object CRC is reported here only: the store keeps COMPOSITE checksums.
+    let mut checksums = info.checksums.clone();
+    if let Some((a, v)) = full_object {
+        checksums.set(a, Some(v));
+    }
+    let mut out = CompleteMultipartUploadOutput {
+        bucket: Some(i.bucket.clone()),
+        key: Some(i.key.clone()),
+        e_tag: Some(ETag::Strong(info.etag)),
+        location: Some(format!("/{}/{}", i.bucket, percent::encode_key(&i.key))),
+        checksum_type: checksum::checksum_type(&checksums),
+        ..Default::default()
+    };
+    set_checksums!(out, &checksums);
+    Ok(S3Response::new(out))
+}
+
+pub(crate) async fn abort(edge: &Edge, req: S3Request<AbortMultipartUploadInput>) -> ApiResult<S3Response<AbortMultipartUploadOutput>> {
+    let i = &req.input;
+    edge.store.abort_upload(&i.bucket, &i.key, &i.upload_id).await?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> ApiResult<S3Response<ListPartsOutput>> {
+    let i = &req.input;
+    let max = page_size(i.max_parts, "max-parts")?;
+    let marker = match i.part_number_marker {
+        None => 0,
+        Some(m) if m >= 0 => m as u32,
+        Some(m) => return Err(ApiError::invalid_argument(format!("part-number-marker must be a non-negative integer; got {m}."))),
+    };
+    let page = edge.store.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)?;
+    let algorithm = page.upload.as_ref().and_then(|u| u.checksum_algorithm);
+    let owner = edge.owner();
+    let parts = page
+        .parts
+        .into_iter()
+        .map(|p| {
+            let mut part = Part {
+                e_tag: Some(ETag::Strong(p.etag)),
+                last_modified: Some(p.last_modified.into()),
+                part_number: Some(p.part_number as i32),
+                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                ..Default::default()
+            };
+            set_checksums!(part, &p.checksums);
+            part
+        })
+        .collect();
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(i.bucket.clone()),
+        key: Some(i.key.clone()),
+        upload_id: Some(i.upload_id.clone()),
+        checksum_algorithm: algorithm.map(wire_algorithm),
+        checksum_type: algorithm.map(|_| composite()),
+        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+        owner: Some(owner),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        max_parts: Some(max as i32),
+        part_number_marker: Some(marker as i32),
+        next_part_number_marker: page.next_part_number_marker.map(|m| m as i32),
+        is_truncated: Some(page.is_truncated),
+        parts: Some(parts),
+        ..Default::default()
+    }))
+}
+
+/// One entry of a ListMultipartUploads page: an upload, or a group of keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UploadEntry {
+    Upload(usize),
+    Prefix(String),
+}
+
+/// Groups uploads (sorted by key, then initiation) under `delimiter`, as S3 does, and cuts
+/// the page at `max` entries. `key_marker` is skipped when it names a group already returned.
+fn group_uploads(uploads: &[UploadInfo], prefix: &str, delim: &str, key_marker: Option<&str>, max: usize) -> (Vec<UploadEntry>, bool) {
+    let mut out: Vec<UploadEntry> = Vec::new();
+    for (idx, u) in uploads.iter().enumerate() {
+        let rest = u.key.get(prefix.len()..).unwrap_or_default();
+        let entry = match rest.find(delim) {
+            Some(pos) => {
+                let cp = &u.key[..prefix.len() + pos + delim.len()];
+                if key_marker == Some(cp) || matches!(out.last(), Some(UploadEntry::Prefix(p)) if p == cp) {
+                    continue;
+                }
+                UploadEntry::Prefix(cp.to_owned())
+            }
+            None => UploadEntry::Upload(idx),
+        };
+        if out.len() == max {
+            return (out, true);
+        }
+        out.push(entry);
+    }
+    (out, false)
+}
+
+pub(crate) async fn list_uploads(edge: &Edge, req: S3Request<ListMultipartUploadsInput>) -> ApiResult<S3Response<ListMultipartUploadsOutput>> {
+    let i = &req.input;
+    let enc = KeyEncoding::from_request(i.encoding_type.as_ref())?;
+    let max = page_size(i.max_uploads, "max-uploads")?;
+    let delim = delimiter(i.delimiter.as_deref());
+    let prefix = i.prefix.clone().unwrap_or_default();
+    let key_marker = i.key_marker.clone().filter(|m| !m.is_empty());
+    let upload_id_marker = if key_marker.is_some() { i.upload_id_marker.clone().filter(|m| !m.is_empty()) } else { None };
+    let q = ListUploadsQuery {
+        prefix: prefix.clone(),
+        key_marker: key_marker.clone(),
+        upload_id_marker: upload_id_marker.clone(),
+        // With a delimiter, groups are formed here, over every upload after the markers.
+        max_uploads: if delim.is_some() { usize::MAX } else { max },
+    };
+    let page = edge.store.list_uploads(&i.bucket, &q)?;
+    let owner = edge.owner();
+    let entry = |u: &UploadInfo| MultipartUpload {
+        checksum_algorithm: u.checksum_algorithm.map(wire_algorithm),
+        checksum_type: u.checksum_algorithm.map(|_| composite()),
+        initiated: Some(u.initiated.into()),
+        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+        key: Some(enc.apply(&u.key)),
+        owner: Some(owner.clone()),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        upload_id: Some(u.upload_id.clone()),
+    };
+
+    let (uploads, prefixes, truncated, next_key, next_id) = match &delim {
+        None => {
+            let uploads: Vec<MultipartUpload> = page.uploads.iter().map(entry).collect();
+            (uploads, Vec::new(), page.is_truncated, page.next_key_marker, page.next_upload_id_marker)
+        }
+        Some(d) => {
+            let (entries, truncated) = group_uploads(&page.uploads, &prefix, d, key_marker.as_deref(), max);
+            let (next_key, next_id) = match entries.last() {
+                Some(UploadEntry::Upload(idx)) if truncated => (Some(page.uploads[*idx].key.clone()), Some(page.uploads[*idx].upload_id.clone())),
+                Some(UploadEntry::Prefix(p)) if truncated => (Some(p.clone()), None),
+                _ => (None, None),
+            };
+            let mut uploads = Vec::new();
+            let mut prefixes = Vec::new();
+            for e in entries {
+                match e {
+                    UploadEntry::Upload(idx) => uploads.push(entry(&page.uploads[idx])),
+                    UploadEntry::Prefix(p) => prefixes.push(CommonPrefix { prefix: Some(enc.apply(&p)) }),
+                }
+            }
+            (uploads, prefixes, truncated, next_key, next_id)
+        }
+    };
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(i.bucket.clone()),
+        common_prefixes: (!prefixes.is_empty()).then_some(prefixes),
+        delimiter: delim.as_deref().map(|d| enc.apply(d)),
+        encoding_type: enc.echo(),
+        is_truncated: Some(truncated),
+        key_marker: Some(key_marker.as_deref().map(|m| enc.apply(m)).unwrap_or_default()),
+        max_uploads: Some(max as i32),
+        next_key_marker: next_key.map(|k| enc.apply(&k)),
+        next_upload_id_marker: next_id,
+        prefix: Some(enc.apply(&prefix)),
+        upload_id_marker: Some(upload_id_marker.unwrap_or_default()),
+        uploads: Some(uploads),
+        request_charged: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    #[test]
+    fn part_numbers() {
+        for (n, ok) in [(0, false), (1, true), (10_000, true), (10_001, false), (-5, false)] {
+            assert_eq!(part_number(n).is_ok(), ok, "{n}");
+        }
+    }
+
+    #[test]
+    fn upload_checksum_choices() {
+        let crc = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::CRC32);
+        let bad = s3s::dto::ChecksumAlgorithm::from("MD5".to_owned());
+        let comp = ChecksumType::from_static(ChecksumType::COMPOSITE);
+        let full = ChecksumType::from_static(ChecksumType::FULL_OBJECT);
+        let nvme = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::CRC64NVME);
+        let sha = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::SHA256);
+        use ChecksumAlgorithm as A;
+        use UploadChecksum as U;
+        let cases: Vec<(Option<&s3s::dto::ChecksumAlgorithm>, Option<&ChecksumType>, Option<UploadChecksum>)> = vec![
+            (None, None, Some(U::None)),
+            (Some(&crc), None, Some(U::Composite(A::Crc32))),
+            (Some(&crc), Some(&comp), Some(U::Composite(A::Crc32))),
+            (Some(&crc), Some(&full), Some(U::FullObject(A::Crc32))),
+            (Some(&nvme), None, Some(U::FullObject(A::Crc64Nvme))),
+            (Some(&nvme), Some(&full), Some(U::FullObject(A::Crc64Nvme))),
+            (Some(&nvme), Some(&comp), None),
+            (Some(&sha), None, Some(U::Composite(A::Sha256))),
+            (Some(&sha), Some(&full), None),
+            (Some(&bad), None, None),
+            (None, Some(&comp), None),
+        ];
+        for (a, k, want) in cases {
+            let got = upload_checksum(a, k);
+            assert_eq!(got.as_ref().ok().copied(), want, "{a:?} {k:?}: {got:?}");
+            if want.is_none() {
+                assert!(matches!(got, Err(ApiError::InvalidRequest(_))), "{a:?} {k:?}");
+            }
+        }
+        assert_eq!(U::FullObject(A::Crc32).store_algorithm(), None);
+        assert_eq!(U::Composite(A::Sha1).store_algorithm(), Some(A::Sha1));
+    }
+
+    #[test]
+    fn listed_parts_need_numbers_and_etags() {
+        let part = |n: Option<i32>, e: Option<&str>| CompletedPart { part_number: n, e_tag: e.map(|e| ETag::Strong(e.into())), ..Default::default() };
+        assert!(matches!(listed_parts(&[]), Err(ApiError::MalformedXml(_))));
+        assert!(matches!(listed_parts(&[part(None, Some("a"))]), Err(ApiError::MalformedXml(_))));
+        assert!(matches!(listed_parts(&[part(Some(1), None)]), Err(ApiError::MalformedXml(_))));
+        assert!(matches!(listed_parts(&[part(Some(0), Some("a"))]), Err(ApiError::InvalidArgument(_))));
+        let ok = listed_parts(&[part(Some(1), Some("a")), part(Some(2), Some("b"))]).unwrap();
+        assert_eq!(ok.iter().map(|p| (p.part_number, p.etag.as_str())).collect::<Vec<_>>(), vec![(1, "a"), (2, "b")]);
+    }
+
+    fn upload(key: &str) -> UploadInfo {
+        UploadInfo { upload_id: format!("id-{key}"), key: key.into(), initiated: SystemTime::UNIX_EPOCH, meta: Default::default(), checksum_algorithm: None }
+    }
+
+    #[test]
+    fn uploads_group_under_a_delimiter() {
+        let ups: Vec<UploadInfo> = ["a/1", "a/2", "b", "c/x/y", "d"].into_iter().map(upload).collect();
+        let show = |(entries, truncated): (Vec<UploadEntry>, bool)| {
+            let v: Vec<String> = entries
+                .into_iter()
+                .map(|e| match e {
+                    UploadEntry::Upload(i) => ups[i].key.clone(),
+                    UploadEntry::Prefix(p) => format!("[{p}]"),
+                })
+                .collect();
+            (v.join(" "), truncated)
+        };
+        assert_eq!(show(group_uploads(&ups, "", "/", None, 1000)), ("[a/] b [c/] d".into(), false));
+        assert_eq!(show(group_uploads(&ups, "", "/", None, 2)), ("[a/] b".into(), true));
+        assert_eq!(show(group_uploads(&ups, "", "/", Some("a/"), 1000)), ("b [c/] d".into(), false));
+        assert_eq!(show(group_uploads(&ups, "", "/", None, 0)), ("".into(), true));
+        let under_c: Vec<UploadInfo> = ["c/x/y", "c/z"].into_iter().map(upload).collect();
+        let (entries, _) = group_uploads(&under_c, "c/", "/", None, 1000);
+        assert_eq!(entries, vec![UploadEntry::Prefix("c/x/".into()), UploadEntry::Upload(1)]);
+    }
+}
