@@ -48,15 +48,27 @@ impl Banner<'_> {
         let endpoint = self.endpoint();
         let root = self.root;
         let (secret_line, secret_value) = match &root.source {
-            CredentialSource::Generated(path) => {
-                (format!("{}  (generated now, saved in {})", root.secret_key.expose(), display(path)), root.secret_key.expose().to_owned())
+            CredentialSource::Generated(path) => (
+                format!(
+                    "{}  (generated now, saved in {})",
+                    root.secret_key.expose(),
+                    display(path)
+                ),
+                root.secret_key.expose().to_owned(),
+            ),
+            CredentialSource::Stored(path) => (
+                format!("{}  (from {})", root.secret_key.expose(), display(path)),
+                root.secret_key.expose().to_owned(),
+            ),
+            CredentialSource::Configured { secret_key, .. } => {
+                (format!("(not shown; set by {secret_key})"), "<secret>".to_owned())
             }
-            CredentialSource::Stored(path) => {
-                (format!("{}  (from {})", root.secret_key.expose(), display(path)), root.secret_key.expose().to_owned())
-            }
-            CredentialSource::Configured { secret_key, .. } => (format!("(not shown; set by {secret_key})"), "<secret>".to_owned()),
         };
-        let ca_hint = if self.https { "\n  (add --ca-bundle CA.pem if the server certificate is self-signed or from a private CA)" } else { "" };
+        let ca_hint = if self.https {
+            "\n  (add --ca-bundle CA.pem if the server certificate is self-signed or from a private CA)"
+        } else {
+            ""
+        };
         format!(
             "{listening}\n\
              \n\
@@ -95,22 +107,59 @@ mod tests {
     use std::path::PathBuf;
 
     fn root(source: CredentialSource) -> RootCredentials {
-        RootCredentials { access_key: "KLTESTKEY".into(), secret_key: SecretKey::new("s3cr3t-value".into()), source }
+        RootCredentials {
+            access_key: "KLTESTKEY".into(),
+            secret_key: SecretKey::new("s3cr3t-value".into()),
+            source,
+        }
     }
 
     #[test]
     fn endpoint_and_listening_line() {
         let table = [
             // (listen host, bound, https, listening line, endpoint)
-            ("127.0.0.1", "127.0.0.1:41000", false, "keyless: listening on http://127.0.0.1:41000", "http://127.0.0.1:41000"),
-            ("0.0.0.0", "0.0.0.0:9000", false, "keyless: listening on http://0.0.0.0:9000", "http://127.0.0.1:9000"),
-            ("::", "[::]:9000", true, "keyless: listening on https://[::]:9000", "https://[::1]:9000"),
-            ("localhost", "127.0.0.1:9443", true, "keyless: listening on https://127.0.0.1:9443", "https://localhost:9443"),
+            (
+                "127.0.0.1",
+                "127.0.0.1:41000",
+                false,
+                "keyless: listening on http://127.0.0.1:41000",
+                "http://127.0.0.1:41000",
+            ),
+            (
+                "0.0.0.0",
+                "0.0.0.0:9000",
+                false,
+                "keyless: listening on http://0.0.0.0:9000",
+                "http://127.0.0.1:9000",
+            ),
+            (
+                "::",
+                "[::]:9000",
+                true,
+                "keyless: listening on https://[::]:9000",
+                "https://[::1]:9000",
+            ),
+            (
+                "localhost",
+                "127.0.0.1:9443",
+                true,
+                "keyless: listening on https://127.0.0.1:9443",
+                "https://localhost:9443",
+            ),
         ];
         let creds = root(CredentialSource::Generated(PathBuf::from("d/root-credentials")));
         for (host, bound, https, line, endpoint) in table {
-            let listen = ListenAddr { host: host.into(), port: 0 };
-            let b = Banner { https, bound: bound.parse().unwrap(), listen: &listen, region: "us-east-1", root: &creds };
+            let listen = ListenAddr {
+                host: host.into(),
+                port: 0,
+            };
+            let b = Banner {
+                https,
+                bound: bound.parse().unwrap(),
+                listen: &listen,
+                region: "us-east-1",
+                root: &creds,
+            };
             assert_eq!(b.listening_line(), line);
             assert_eq!(b.endpoint(), endpoint);
             assert!(b.render().starts_with(&format!("{line}\n")));
@@ -119,15 +168,31 @@ mod tests {
 
     #[test]
     fn secret_shown_only_for_generated_or_stored() {
-        let listen = ListenAddr { host: "127.0.0.1".into(), port: 0 };
+        let listen = ListenAddr {
+            host: "127.0.0.1".into(),
+            port: 0,
+        };
         let table = [
             (CredentialSource::Generated(PathBuf::from("d/root-credentials")), true),
             (CredentialSource::Stored(PathBuf::from("d/root-credentials")), true),
-            (CredentialSource::Configured { access_key: Origin::Env("A"), secret_key: Origin::Env("KEYLESS_ROOT_SECRET_KEY") }, false),
+            (
+                CredentialSource::Configured {
+                    access_key: Origin::Env("A"),
+                    secret_key: Origin::Env("KEYLESS_ROOT_SECRET_KEY"),
+                },
+                false,
+            ),
         ];
         for (source, shown) in table {
             let creds = root(source);
-            let text = Banner { https: false, bound: "127.0.0.1:9000".parse().unwrap(), listen: &listen, region: "r", root: &creds }.render();
+            let text = Banner {
+                https: false,
+                bound: "127.0.0.1:9000".parse().unwrap(),
+                listen: &listen,
+                region: "r",
+                root: &creds,
+            }
+            .render();
             assert_eq!(text.contains("s3cr3t-value"), shown, "{text}");
             assert!(text.contains("AWS_ACCESS_KEY_ID=KLTESTKEY"));
             assert!(text.contains("aws --endpoint-url http://127.0.0.1:9000 s3 ls"));

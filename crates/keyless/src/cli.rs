@@ -81,7 +81,9 @@ mod tests {
         let cmd = Cli::command();
         let serve = cmd.find_subcommand("serve").expect("serve subcommand");
         for field in crate::config::FIELDS {
-            let (Some(flag), Some(env)) = (field.flag, field.env) else { continue };
+            let (Some(flag), Some(env)) = (field.flag, field.env) else {
+                continue;
+            };
             let arg = serve
                 .get_arguments()
                 .find(|a| a.get_long().map(|l| format!("--{l}")) == Some(flag.to_owned()))

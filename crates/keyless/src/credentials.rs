@@ -80,7 +80,10 @@ pub fn check_access_key(key: &str) -> Result<(), String> {
     if !(3..=128).contains(&key.len()) {
         return Err(format!("is {} characters long; give 3 to 128 characters", key.len()));
     }
-    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
         return Err("may hold only letters, digits, '.', '_' and '-'".to_owned());
     }
     Ok(())
@@ -89,7 +92,10 @@ pub fn check_access_key(key: &str) -> Result<(), String> {
 /// Checks a secret key: 8 to 128 printable ASCII characters without spaces.
 pub fn check_secret_key(secret: &str) -> Result<(), String> {
     if secret.len() < 8 {
-        return Err(format!("is {} characters long, shorter than 8; give a longer secret (40 random characters is usual)", secret.len()));
+        return Err(format!(
+            "is {} characters long, shorter than 8; give a longer secret (40 random characters is usual)",
+            secret.len()
+        ));
     }
     if secret.len() > 128 {
         return Err(format!("is {} characters long; give at most 128", secret.len()));
@@ -110,13 +116,27 @@ pub fn resolve(configured: Option<RootCredentials>, data_dir: &Path) -> Result<R
     match fs::read_to_string(&path) {
         Ok(text) => {
             warn_if_readable_by_others(&path);
-            let (access_key, secret_key) = parse_stored(&text).map_err(|message| CredentialsError::Malformed { path: path.clone(), message })?;
-            Ok(RootCredentials { access_key, secret_key: SecretKey(secret_key), source: CredentialSource::Stored(path) })
+            let (access_key, secret_key) = parse_stored(&text).map_err(|message| CredentialsError::Malformed {
+                path: path.clone(),
+                message,
+            })?;
+            Ok(RootCredentials {
+                access_key,
+                secret_key: SecretKey(secret_key),
+                source: CredentialSource::Stored(path),
+            })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let (access_key, secret_key) = generate();
-            write_stored(&path, &access_key, &secret_key).map_err(|error| CredentialsError::Write { path: path.clone(), error })?;
-            Ok(RootCredentials { access_key, secret_key: SecretKey(secret_key), source: CredentialSource::Generated(path) })
+            write_stored(&path, &access_key, &secret_key).map_err(|error| CredentialsError::Write {
+                path: path.clone(),
+                error,
+            })?;
+            Ok(RootCredentials {
+                access_key,
+                secret_key: SecretKey(secret_key),
+                source: CredentialSource::Generated(path),
+            })
         }
         Err(error) => Err(CredentialsError::Read { path, error }),
     }
@@ -128,7 +148,8 @@ fn generate() -> (String, String) {
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let mut pick = |set: &[u8], n: usize| -> String { (0..n).map(|_| set[rng.random_range(0..set.len())] as char).collect() };
+    let mut pick =
+        |set: &[u8], n: usize| -> String { (0..n).map(|_| set[rng.random_range(0..set.len())] as char).collect() };
     let access_key = format!("KL{}", pick(UPPER, 18));
     let secret_key = pick(ANY, 40);
     (access_key, secret_key)
@@ -146,7 +167,10 @@ struct StoredCredentials {
 fn parse_stored(text: &str) -> Result<(String, String), String> {
     let stored: StoredCredentials = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     if stored.version != 1 {
-        return Err(format!("version {} is not known to this keyless (it reads version 1)", stored.version));
+        return Err(format!(
+            "version {} is not known to this keyless (it reads version 1)",
+            stored.version
+        ));
     }
     check_access_key(&stored.access_key).map_err(|m| format!("access_key {m}"))?;
     check_secret_key(&stored.secret_key).map_err(|m| format!("secret_key {m}"))?;
@@ -272,10 +296,19 @@ mod tests {
     #[test]
     fn stored_file_errors() {
         let cases = [
-            ("version: 2\naccess_key: KLAAAAAAAAAAAAAAAAAA\nsecret_key: 0123456789\n", "version 2"),
+            (
+                "version: 2\naccess_key: KLAAAAAAAAAAAAAAAAAA\nsecret_key: 0123456789\n",
+                "version 2",
+            ),
             ("version: 1\naccess_key: KLAAAAAAAAAAAAAAAAAA\n", "secret_key"),
-            ("version: 1\naccess_key: KLAAAAAAAAAAAAAAAAAA\nsecret_key: short\n", "secret_key is 5"),
-            ("version: 1\naccess_key: a\nsecret_key: 0123456789\nextra: 1\n", "unknown field"),
+            (
+                "version: 1\naccess_key: KLAAAAAAAAAAAAAAAAAA\nsecret_key: short\n",
+                "secret_key is 5",
+            ),
+            (
+                "version: 1\naccess_key: a\nsecret_key: 0123456789\nextra: 1\n",
+                "unknown field",
+            ),
         ];
         for (text, want) in cases {
             let err = parse_stored(text).unwrap_err();
@@ -300,7 +333,10 @@ mod tests {
         assert!(matches!(first.source, CredentialSource::Generated(_)));
         let second = resolve(None, dir.path()).unwrap();
         assert!(matches!(second.source, CredentialSource::Stored(_)));
-        assert_eq!((first.access_key, first.secret_key), (second.access_key, second.secret_key));
+        assert_eq!(
+            (first.access_key, first.secret_key),
+            (second.access_key, second.secret_key)
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -45,7 +45,11 @@ fn is_virtual_host<B>(req: &Request<B>, domains: &[String]) -> bool {
     if domains.is_empty() {
         return false;
     }
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host());
     let Some(host) = host else { return false };
     // Strip a port, but not the colons of a bracketed IPv6 literal.
     let name = match host.rsplit_once(':') {
@@ -53,7 +57,9 @@ fn is_virtual_host<B>(req: &Request<B>, domains: &[String]) -> bool {
         _ => host,
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    domains.iter().any(|d| name.len() > d.len() + 1 && name.ends_with(d.as_str()) && name.as_bytes()[name.len() - d.len() - 1] == b'.')
+    domains.iter().any(|d| {
+        name.len() > d.len() + 1 && name.ends_with(d.as_str()) && name.as_bytes()[name.len() - d.len() - 1] == b'.'
+    })
 }
 
 #[cfg(test)]
@@ -84,7 +90,12 @@ mod tests {
             // Path-style host equal to the domain itself is not a bucket.
             ("GET", "/healthz", &[("host", "s3.example.com:9000")], live),
             // S3 requests for a bucket named healthz.
-            ("GET", "/healthz", &[("authorization", "AWS4-HMAC-SHA256 Credential=x")], s3),
+            (
+                "GET",
+                "/healthz",
+                &[("authorization", "AWS4-HMAC-SHA256 Credential=x")],
+                s3,
+            ),
             ("GET", "/healthz?list-type=2", &[], s3),
             ("GET", "/healthz?X-Amz-Signature=abc", &[], s3),
             ("PUT", "/healthz", &[], s3),

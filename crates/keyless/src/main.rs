@@ -58,7 +58,11 @@ fn main() -> ExitCode {
                 Err(e) => {
                     tracing::error!("{e:#}");
                     // TLS files that do not load are a configuration error too.
-                    if e.downcast_ref::<tls::TlsError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+                    if e.downcast_ref::<tls::TlsError>().is_some() {
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
             }
         }

@@ -45,8 +45,14 @@ impl App {
             Some(Probe::Live) => text(http::StatusCode::OK, "ok"),
             Some(Probe::Ready) => {
                 let store = self.store.clone();
-                let ready = tokio::task::spawn_blocking(move || store.is_ready()).await.unwrap_or(false);
-                if ready { text(http::StatusCode::OK, "ready") } else { text(http::StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+                let ready = tokio::task::spawn_blocking(move || store.is_ready())
+                    .await
+                    .unwrap_or(false);
+                if ready {
+                    text(http::StatusCode::OK, "ready")
+                } else {
+                    text(http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
             }
             None => self.front.handle(req).await,
         }
@@ -57,7 +63,10 @@ fn text(status: http::StatusCode, body: &'static str) -> http::Response<Response
     let mut resp = http::Response::new(full_body(body));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     resp
 }
@@ -79,7 +88,10 @@ pub async fn bind(listen: &ListenAddr) -> anyhow::Result<TcpListener> {
         Some((addr, e)) => Err(anyhow::anyhow!(
             "config field \"listen\": cannot listen on {addr}: {e}; pick a free port, or port 0 for any free one"
         )),
-        None => Err(anyhow::anyhow!("config field \"listen\": host \"{}\" resolves to no address", listen.host)),
+        None => Err(anyhow::anyhow!(
+            "config field \"listen\": host \"{}\" resolves to no address",
+            listen.host
+        )),
     }
 }
 
@@ -99,7 +111,12 @@ pub async fn serve(
         .max_buf_size(limits.max_header_bytes)
         .max_header_size(limits.max_header_bytes)
         .header_read_timeout(limits.header_read_timeout);
-    let conn = Arc::new(Connection { http, tls: tls.map(TlsAcceptor::from), app, handshake_timeout: limits.header_read_timeout });
+    let conn = Arc::new(Connection {
+        http,
+        tls: tls.map(TlsAcceptor::from),
+        app,
+        handshake_timeout: limits.header_read_timeout,
+    });
 
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -123,10 +140,17 @@ pub async fn serve(
     }
     drop(listener);
     let open = graceful.count();
-    tracing::info!(open_connections = open, grace_secs = limits.shutdown_grace.as_secs(), "shutting down: stopped accepting, finishing in-flight requests");
+    tracing::info!(
+        open_connections = open,
+        grace_secs = limits.shutdown_grace.as_secs(),
+        "shutting down: stopped accepting, finishing in-flight requests"
+    );
     match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
         Ok(()) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!(grace_secs = limits.shutdown_grace.as_secs(), "connections still open after the shutdown grace period; closing them"),
+        Err(_) => tracing::warn!(
+            grace_secs = limits.shutdown_grace.as_secs(),
+            "connections still open after the shutdown grace period; closing them"
+        ),
     }
 }
 
@@ -147,9 +171,17 @@ impl Connection {
             async move { Ok::<_, Infallible>(app.handle(req).await) }
         });
         let result = match &self.tls {
-            None => watcher.watch(self.http.serve_connection(TokioIo::new(stream), service)).await,
+            None => {
+                watcher
+                    .watch(self.http.serve_connection(TokioIo::new(stream), service))
+                    .await
+            }
             Some(acceptor) => match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => watcher.watch(self.http.serve_connection(TokioIo::new(tls_stream), service)).await,
+                Ok(Ok(tls_stream)) => {
+                    watcher
+                        .watch(self.http.serve_connection(TokioIo::new(tls_stream), service))
+                        .await
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;

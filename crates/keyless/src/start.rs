@@ -33,7 +33,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreOptions::default()))
         .await?
-        .with_context(|| format!("config field \"data_dir\": cannot open the store in \"{}\"", config.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "config field \"data_dir\": cannot open the store in \"{}\"",
+                config.data_dir.display()
+            )
+        })?;
     tracing::info!(
         temp_files_removed = recovery.temp_files_removed,
         orphan_blobs_removed = recovery.orphan_blobs_removed,
@@ -64,7 +69,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = server::bind(&config.listen).await?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
 
-    let banner = Banner { https: tls.is_some(), bound, listen: &config.listen, region: &config.s3.region, root: &root };
+    let banner = Banner {
+        https: tls.is_some(),
+        bound,
+        listen: &config.listen,
+        region: &config.s3.region,
+        root: &root,
+    };
     banner.print();
     tracing::info!(address = %bound, https = tls.is_some(), "listening");
 

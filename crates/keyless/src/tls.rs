@@ -22,9 +22,17 @@ use crate::config::{TLS_CERT, TLS_KEY, TlsConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("config field \"{field}\": cannot read \"{}\": {error}", path.display())]
-    Read { field: &'static str, path: PathBuf, error: std::io::Error },
+    Read {
+        field: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("config field \"{field}\": \"{}\" {message}", path.display())]
-    Content { field: &'static str, path: PathBuf, message: String },
+    Content {
+        field: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error(
         "config field \"{}\": the private key in \"{}\" does not match the certificate in \"{}\"; give the key the certificate was issued for",
         TLS_KEY.name, key.display(), cert.display()
@@ -44,31 +52,62 @@ struct PairBytes {
 }
 
 fn read_pair(tls: &TlsConfig) -> Result<PairBytes, TlsError> {
-    let read = |field: &'static str, path: &Path| std::fs::read(path).map_err(|error| TlsError::Read { field, path: path.to_owned(), error });
-    Ok(PairBytes { cert: read(TLS_CERT.name, &tls.cert)?, key: read(TLS_KEY.name, &tls.key)? })
+    let read = |field: &'static str, path: &Path| {
+        std::fs::read(path).map_err(|error| TlsError::Read {
+            field,
+            path: path.to_owned(),
+            error,
+        })
+    };
+    Ok(PairBytes {
+        cert: read(TLS_CERT.name, &tls.cert)?,
+        key: read(TLS_KEY.name, &tls.key)?,
+    })
 }
 
 /// Parses a PEM pair and checks that the key belongs to the leaf certificate.
 fn parse_pair(tls: &TlsConfig, bytes: &PairBytes) -> Result<CertifiedKey, TlsError> {
-    let content = |field: &'static str, path: &Path, message: String| TlsError::Content { field, path: path.to_owned(), message };
+    let content = |field: &'static str, path: &Path, message: String| TlsError::Content {
+        field,
+        path: path.to_owned(),
+        message,
+    };
     let chain = CertificateDer::pem_slice_iter(&bytes.cert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| content(TLS_CERT.name, &tls.cert, format!("is not valid PEM ({e})")))?;
     if chain.is_empty() {
-        return Err(content(TLS_CERT.name, &tls.cert, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned()));
+        return Err(content(
+            TLS_CERT.name,
+            &tls.cert,
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
     }
     let key = PrivateKeyDer::from_pem_slice(&bytes.key).map_err(|e| {
-        content(TLS_KEY.name, &tls.key, format!("holds no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"))
+        content(
+            TLS_KEY.name,
+            &tls.key,
+            format!("holds no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
+        )
     })?;
-    let signing_key = provider()
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| content(TLS_KEY.name, &tls.key, format!("holds a private key rustls cannot use: {e}")))?;
+    let signing_key = provider().key_provider.load_private_key(key).map_err(|e| {
+        content(
+            TLS_KEY.name,
+            &tls.key,
+            format!("holds a private key rustls cannot use: {e}"),
+        )
+    })?;
     let certified = CertifiedKey::new(chain, signing_key);
     match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(certified),
-        Err(rustls::Error::InconsistentKeys(_)) => Err(TlsError::Mismatch { cert: tls.cert.clone(), key: tls.key.clone() }),
-        Err(e) => Err(content(TLS_CERT.name, &tls.cert, format!("does not start with a valid X.509 certificate: {e}"))),
+        Err(rustls::Error::InconsistentKeys(_)) => Err(TlsError::Mismatch {
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+        }),
+        Err(e) => Err(content(
+            TLS_CERT.name,
+            &tls.cert,
+            format!("does not start with a valid X.509 certificate: {e}"),
+        )),
     }
 }
 
@@ -98,7 +137,9 @@ impl Tls {
     pub fn load(config: &TlsConfig) -> Result<Tls, TlsError> {
         let bytes = read_pair(config)?;
         let certified = parse_pair(config, &bytes)?;
-        let cert = Arc::new(RotatingCert { current: RwLock::new(Arc::new(certified)) });
+        let cert = Arc::new(RotatingCert {
+            current: RwLock::new(Arc::new(certified)),
+        });
         let mut server_config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .expect("ring supports the default TLS versions")
@@ -106,12 +147,22 @@ impl Tls {
             .with_cert_resolver(cert.clone());
         // We speak HTTP/1.1 only.
         server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Tls { server_config: Arc::new(server_config), cert, loaded: bytes, config: config.clone() })
+        Ok(Tls {
+            server_config: Arc::new(server_config),
+            cert,
+            loaded: bytes,
+            config: config.clone(),
+        })
     }
 
     /// Starts the task that polls the files; it ends with the runtime.
     pub fn spawn_watcher(&self) {
-        let watcher = Watcher { cert: self.cert.clone(), config: self.config.clone(), in_service: self.loaded.clone(), last_rejected: None };
+        let watcher = Watcher {
+            cert: self.cert.clone(),
+            config: self.config.clone(),
+            in_service: self.loaded.clone(),
+            last_rejected: None,
+        };
         tokio::spawn(watcher.run());
     }
 }
@@ -132,7 +183,9 @@ impl Watcher {
         loop {
             tick.tick().await;
             let config = self.config.clone();
-            let Ok(read) = tokio::task::spawn_blocking(move || read_pair(&config)).await else { return };
+            let Ok(read) = tokio::task::spawn_blocking(move || read_pair(&config)).await else {
+                return;
+            };
             self.poll(read);
         }
     }
@@ -142,7 +195,10 @@ impl Watcher {
             Ok(bytes) => bytes,
             Err(e) => {
                 // Unreadable (e.g. mid-swap): say so once per distinct error, keep serving.
-                let marker = PairBytes { cert: e.to_string().into_bytes(), key: Vec::new() };
+                let marker = PairBytes {
+                    cert: e.to_string().into_bytes(),
+                    key: Vec::new(),
+                };
                 if self.last_rejected.as_ref() != Some(&marker) {
                     tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the one in service");
                     self.last_rejected = Some(marker);

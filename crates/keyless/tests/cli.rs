@@ -29,7 +29,10 @@ fn keyless(dir: &Path) -> Command {
             cmd.env_remove(name);
         }
     }
-    cmd.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -83,16 +86,31 @@ impl Server {
         loop {
             let first = stdout.lock().unwrap().first().cloned();
             if let Some(first) = first {
-                let rest = first.strip_prefix("keyless: listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+                let rest = first
+                    .strip_prefix("keyless: listening on ")
+                    .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
                 let (scheme, addr) = rest.split_once("://").expect("SCHEME://ADDR");
                 let addr = addr.parse().unwrap_or_else(|e| panic!("{addr:?}: {e}"));
-                return Server { child, stdout, stderr, scheme: scheme.to_owned(), addr };
+                return Server {
+                    child,
+                    stdout,
+                    stderr,
+                    scheme: scheme.to_owned(),
+                    addr,
+                };
             }
             if let Some(status) = child.try_wait().unwrap() {
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("keyless exited with {status} before listening; stderr:\n{}", stderr.lock().unwrap());
+                panic!(
+                    "keyless exited with {status} before listening; stderr:\n{}",
+                    stderr.lock().unwrap()
+                );
             }
-            assert!(Instant::now() < deadline, "no listening line after {START_TIMEOUT:?}; stderr:\n{}", stderr.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "no listening line after {START_TIMEOUT:?}; stderr:\n{}",
+                stderr.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -128,7 +146,11 @@ impl Server {
     /// Sends SIGTERM and waits for the exit, at most `within`.
     fn terminate(&mut self, within: Duration) -> (ExitStatus, Duration) {
         let started = Instant::now();
-        let status = Command::new("sh").arg("-c").arg(format!("kill -TERM {}", self.child.id())).status().unwrap();
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -TERM {}", self.child.id()))
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -TERM failed");
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -136,7 +158,10 @@ impl Server {
             }
             if started.elapsed() > within {
                 let _ = self.child.kill();
-                panic!("keyless did not exit within {within:?} of SIGTERM; stderr:\n{}", self.stderr());
+                panic!(
+                    "keyless did not exit within {within:?} of SIGTERM; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -161,12 +186,20 @@ fn run_to_exit(mut cmd: Command) -> (ExitStatus, String, String) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("keyless did not exit; stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "keyless did not exit; stdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -185,7 +218,10 @@ fn prints_listening_line_first_then_how_to_connect() {
     assert_eq!(server.connect_value("endpoint:"), format!("http://{}", server.addr));
     assert_eq!(server.connect_value("region:"), "us-east-1");
     let text = server.stdout();
-    assert!(text.contains(&format!("aws --endpoint-url http://{} s3 ls", server.addr)), "{text}");
+    assert!(
+        text.contains(&format!("aws --endpoint-url http://{} s3 ls", server.addr)),
+        "{text}"
+    );
     assert!(text.contains("pip install awscli"), "{text}");
     // Recovery is logged on stderr, not stdout.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -207,7 +243,11 @@ fn health_and_ready_answer() {
     ];
     for (method, path, status, body) in table {
         let resp = server.http(method, path, &[]);
-        assert_eq!((resp.status, resp.body_text().as_str()), (status, body), "{method} {path}");
+        assert_eq!(
+            (resp.status, resp.body_text().as_str()),
+            (status, body),
+            "{method} {path}"
+        );
     }
 }
 
@@ -229,7 +269,14 @@ fn health_endpoints_yield_to_s3_requests() {
     let dir = tempdir();
     let server = Server::start(serve(dir.path(), &["--domain", "s3.test"]));
     let table: &[(&str, &str, Pairs)] = &[
-        ("GET", "/healthz", &[("authorization", "AWS4-HMAC-SHA256 Credential=KL/20260101/us-east-1/s3/aws4_request")]),
+        (
+            "GET",
+            "/healthz",
+            &[(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=KL/20260101/us-east-1/s3/aws4_request",
+            )],
+        ),
         ("GET", "/healthz?list-type=2", &[]),
         ("PUT", "/healthz", &[]),
         ("GET", "/readyz?location", &[]),
@@ -237,8 +284,14 @@ fn health_endpoints_yield_to_s3_requests() {
     ];
     for (method, path, headers) in table {
         let resp = server.http(method, path, headers);
-        assert!(!(resp.status == 200 && resp.body_text() == "ok"), "{method} {path} {headers:?} was answered by the probe");
-        assert!(resp.body_text() != "ready", "{method} {path} {headers:?} was answered by the probe");
+        assert!(
+            !(resp.status == 200 && resp.body_text() == "ok"),
+            "{method} {path} {headers:?} was answered by the probe"
+        );
+        assert!(
+            resp.body_text() != "ready",
+            "{method} {path} {headers:?} was answered by the probe"
+        );
     }
     // The domain itself is path-style, so the probe still answers there.
     assert_eq!(server.http("GET", "/healthz", &[("host", "s3.test")]).body_text(), "ok");
@@ -260,7 +313,11 @@ fn oversized_request_head_is_refused_with_431() {
 #[test]
 fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
     let dir = tempdir();
-    std::fs::write(dir.path().join("keyless.yaml"), "limits:\n  header_read_timeout_secs: 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("keyless.yaml"),
+        "limits:\n  header_read_timeout_secs: 1\n",
+    )
+    .unwrap();
     let server = Server::start(serve(dir.path(), &["--config", "keyless.yaml"]));
     // (what the client sends before going quiet)
     let table: &[&[u8]] = &[b"", b"GET /healthz HTTP/1.1\r\nhost: x\r\n", b"GET /heal"];
@@ -272,10 +329,18 @@ fn idle_and_slow_connections_are_closed_after_the_header_read_timeout() {
         let mut rest = Vec::new();
         // EOF or a reset both mean the server closed it; our own read timeout means it did not.
         if let Err(e) = stream.read_to_end(&mut rest) {
-            assert!(!matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{:?}: still open after 10 s", String::from_utf8_lossy(sent));
+            assert!(
+                !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+                "{:?}: still open after 10 s",
+                String::from_utf8_lossy(sent)
+            );
         }
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(5), "{:?}: closed only after {took:?}", String::from_utf8_lossy(sent));
+        assert!(
+            took < Duration::from_secs(5),
+            "{:?}: closed only after {took:?}",
+            String::from_utf8_lossy(sent)
+        );
     }
     // The server itself still answers.
     assert_eq!(server.http("GET", "/healthz", &[]).body_text(), "ok");
@@ -291,7 +356,10 @@ fn json_logs_are_one_object_per_line() {
     let stderr = server.stderr();
     assert!(stderr.lines().count() >= 3, "{stderr}");
     for line in stderr.lines() {
-        assert!(line.starts_with('{') && line.ends_with('}') && line.contains("\"level\""), "not a JSON log line: {line}");
+        assert!(
+            line.starts_with('{') && line.ends_with('}') && line.contains("\"level\""),
+            "not a JSON log line: {line}"
+        );
     }
 }
 
@@ -306,27 +374,88 @@ fn config_errors_name_the_field() {
             &["--listen", "127.0.0.1:99999"],
             &[],
             None,
-            &[r#"config field "listen": "127.0.0.1:99999" is not HOST:PORT (port must be 0-65535)"#, "flag --listen"],
+            &[
+                r#"config field "listen": "127.0.0.1:99999" is not HOST:PORT (port must be 0-65535)"#,
+                "flag --listen",
+            ],
         ),
-        (&[], &[("KEYLESS_LISTEN", "127.0.0.1")], None, &[r#"config field "listen""#, "KEYLESS_LISTEN"]),
-        (&[], &[], Some("listen: 127.0.0.1:0\nlisen: 127.0.0.1:0\n"), &["keyless.yaml", "unknown field `lisen`"]),
-        (&[], &[], Some("tls:\n  cert: c.pem\n  kye: k.pem\n"), &["keyless.yaml", "tls: unknown field `kye`"]),
-        (&["--tls-cert", "cert.pem"], &[], None, &[r#"config field "tls.key" is missing"#, "--tls-key"]),
-        (&["--tls-key", "key.pem"], &[], None, &[r#"config field "tls.cert" is missing"#, "--tls-cert"]),
-        (&["--config", "missing.yaml"], &[], None, &[r#"config field "config""#, "missing.yaml", "flag --config"]),
-        (&[], &[("KEYLESS_CONFIG", "nope.yaml")], None, &[r#"config field "config""#, "nope.yaml", "KEYLESS_CONFIG"]),
         (
             &[],
-            &[("KEYLESS_ROOT_ACCESS_KEY", "admin"), ("KEYLESS_ROOT_SECRET_KEY", "short")],
+            &[("KEYLESS_LISTEN", "127.0.0.1")],
+            None,
+            &[r#"config field "listen""#, "KEYLESS_LISTEN"],
+        ),
+        (
+            &[],
+            &[],
+            Some("listen: 127.0.0.1:0\nlisen: 127.0.0.1:0\n"),
+            &["keyless.yaml", "unknown field `lisen`"],
+        ),
+        (
+            &[],
+            &[],
+            Some("tls:\n  cert: c.pem\n  kye: k.pem\n"),
+            &["keyless.yaml", "tls: unknown field `kye`"],
+        ),
+        (
+            &["--tls-cert", "cert.pem"],
+            &[],
+            None,
+            &[r#"config field "tls.key" is missing"#, "--tls-key"],
+        ),
+        (
+            &["--tls-key", "key.pem"],
+            &[],
+            None,
+            &[r#"config field "tls.cert" is missing"#, "--tls-cert"],
+        ),
+        (
+            &["--config", "missing.yaml"],
+            &[],
+            None,
+            &[r#"config field "config""#, "missing.yaml", "flag --config"],
+        ),
+        (
+            &[],
+            &[("KEYLESS_CONFIG", "nope.yaml")],
+            None,
+            &[r#"config field "config""#, "nope.yaml", "KEYLESS_CONFIG"],
+        ),
+        (
+            &[],
+            &[
+                ("KEYLESS_ROOT_ACCESS_KEY", "admin"),
+                ("KEYLESS_ROOT_SECRET_KEY", "short"),
+            ],
             None,
             &[r#"config field "root.secret_key""#, "shorter than 8"],
         ),
-        (&[], &[("KEYLESS_ROOT_ACCESS_KEY", "admin")], None, &[r#"config field "root.secret_key" is missing"#]),
+        (
+            &[],
+            &[("KEYLESS_ROOT_ACCESS_KEY", "admin")],
+            None,
+            &[r#"config field "root.secret_key" is missing"#],
+        ),
         (&["--region", "Not A Region"], &[], None, &[r#"config field "region""#]),
-        (&["--domain", "http://s3.test"], &[], None, &[r#"config field "domains""#]),
+        (
+            &["--domain", "http://s3.test"],
+            &[],
+            None,
+            &[r#"config field "domains""#],
+        ),
         // TLS files are read at start; a missing or bad one names its field.
-        (&["--tls-cert", "nonexistent.pem", "--tls-key", "nonexistent.key"], &[], None, &[r#"config field "tls.cert""#, "nonexistent.pem"]),
-        (&["--tls-cert", "junk.pem", "--tls-key", "junk.pem"], &[], None, &[r#"config field "tls.cert""#, "no PEM certificate"]),
+        (
+            &["--tls-cert", "nonexistent.pem", "--tls-key", "nonexistent.key"],
+            &[],
+            None,
+            &[r#"config field "tls.cert""#, "nonexistent.pem"],
+        ),
+        (
+            &["--tls-cert", "junk.pem", "--tls-key", "junk.pem"],
+            &[],
+            None,
+            &[r#"config field "tls.cert""#, "no PEM certificate"],
+        ),
     ];
     for (flags, env, file, wants) in table {
         let dir = tempdir();
@@ -339,12 +468,19 @@ fn config_errors_name_the_field() {
         // No --listen of our own here: it would hide KEYLESS_LISTEN. A case that wrongly passes
         // binds the default port and is caught by the exit-code check after the timeout.
         let mut cmd = keyless(dir.path());
-        cmd.arg("serve").arg("--data-dir").arg(dir.path().join("data")).args(&args).envs(env.iter().copied());
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(&args)
+            .envs(env.iter().copied());
         let (status, stdout, stderr) = run_to_exit(cmd);
         assert_eq!(status.code(), Some(2), "{flags:?} {env:?} {file:?}\nstderr: {stderr}");
         assert!(!stdout.contains("listening"), "{flags:?}: {stdout}");
         for want in *wants {
-            assert!(stderr.contains(want), "{flags:?} {env:?} {file:?}\n  stderr: {stderr}\n  wants: {want}");
+            assert!(
+                stderr.contains(want),
+                "{flags:?} {env:?} {file:?}\n  stderr: {stderr}\n  wants: {want}"
+            );
         }
     }
 }
@@ -367,7 +503,10 @@ fn flags_beat_env_beat_file() {
         let dir = tempdir();
         std::fs::write(dir.path().join("keyless.yaml"), file).unwrap();
         let mut cmd = keyless(dir.path());
-        cmd.arg("serve").arg("--data-dir").arg(dir.path().join("data")).args(*flags);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(*flags);
         if *with_file {
             cmd.env("KEYLESS_CONFIG", "keyless.yaml");
         } else if flags.is_empty() {
@@ -376,7 +515,11 @@ fn flags_beat_env_beat_file() {
         cmd.envs(env.iter().copied());
         let server = Server::start(cmd);
         assert_eq!(server.addr.ip().to_string(), *ip, "{flags:?} {env:?} file={with_file}");
-        assert_eq!(server.connect_value("region:"), *region, "{flags:?} {env:?} file={with_file}");
+        assert_eq!(
+            server.connect_value("region:"),
+            *region,
+            "{flags:?} {env:?} file={with_file}"
+        );
     }
 }
 
@@ -404,8 +547,14 @@ fn generated_root_credentials_persist_across_restarts() {
     assert!(access_key.starts_with("KL") && access_key.len() == 20, "{access_key}");
     assert!(secret.len() >= 32, "{secret}");
     assert!(first.stdout().contains("generated now"), "{}", first.stdout());
-    assert!(first.stdout().contains(&format!("AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret}")));
-    assert!(!first.stderr().contains(&secret), "the secret reached the log:\n{}", first.stderr());
+    assert!(first.stdout().contains(&format!(
+        "AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret}"
+    )));
+    assert!(
+        !first.stderr().contains(&secret),
+        "the secret reached the log:\n{}",
+        first.stderr()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -427,15 +576,25 @@ fn configured_root_secret_is_never_printed() {
     let secret = "configured-secret-0123456789";
     let dir = tempdir();
     let mut cmd = serve(dir.path(), &[]);
-    cmd.env("KEYLESS_ROOT_ACCESS_KEY", "admin").env("KEYLESS_ROOT_SECRET_KEY", secret);
+    cmd.env("KEYLESS_ROOT_ACCESS_KEY", "admin")
+        .env("KEYLESS_ROOT_SECRET_KEY", secret);
     let mut server = Server::start(cmd);
     assert_eq!(server.connect_value("access key:"), "admin");
-    assert!(server.stdout().contains("not shown; set by environment variable KEYLESS_ROOT_SECRET_KEY"), "{}", server.stdout());
+    assert!(
+        server
+            .stdout()
+            .contains("not shown; set by environment variable KEYLESS_ROOT_SECRET_KEY"),
+        "{}",
+        server.stdout()
+    );
     assert!(server.terminate(Duration::from_secs(10)).0.success());
     std::thread::sleep(Duration::from_millis(100));
     assert!(!server.stdout().contains(secret), "{}", server.stdout());
     assert!(!server.stderr().contains(secret), "{}", server.stderr());
-    assert!(!dir.path().join("data").join("root-credentials").exists(), "configured credentials must not generate a file");
+    assert!(
+        !dir.path().join("data").join("root-credentials").exists(),
+        "configured credentials must not generate a file"
+    );
 }
 
 // ---- HTTPS ----
@@ -450,10 +609,15 @@ impl TestCa {
     fn new() -> Self {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "keyless test CA");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "keyless test CA");
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
-        TestCa { cert, issuer: rcgen::Issuer::new(params, key) }
+        TestCa {
+            cert,
+            issuer: rcgen::Issuer::new(params, key),
+        }
     }
 
     /// A new leaf: (certificate PEM, key PEM, certificate DER).
@@ -467,12 +631,15 @@ impl TestCa {
 
     fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(rustls::pki_types::CertificateDer::from(self.cert.der().to_vec())).unwrap();
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(self.cert.der().to_vec()))
+            .unwrap();
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         // A resumed session presents no certificate; every test handshake must be a full one.
         config.resumption = rustls::client::Resumption::disabled();
         Arc::new(config)
@@ -494,7 +661,9 @@ fn https_get(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, path: &str) -
     let conn = rustls::ClientConnection::new(config.clone(), "localhost".try_into().unwrap()).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let resp = request(&mut tls, "GET", path, &[]);
-    let leaf = tls.conn.peer_certificates().expect("server certificate")[0].as_ref().to_vec();
+    let leaf = tls.conn.peer_certificates().expect("server certificate")[0]
+        .as_ref()
+        .to_vec();
     (resp, leaf)
 }
 
@@ -510,7 +679,17 @@ fn https_serves_and_picks_up_a_rotated_certificate_without_restart() {
     std::fs::write(&key_path, &key1).unwrap();
     std::fs::write(dir.path().join("keyless.yaml"), "tls:\n  reload_interval_secs: 1\n").unwrap();
 
-    let server = Server::start(serve(dir.path(), &["--config", "keyless.yaml", "--tls-cert", "tls.crt", "--tls-key", "tls.key"]));
+    let server = Server::start(serve(
+        dir.path(),
+        &[
+            "--config",
+            "keyless.yaml",
+            "--tls-cert",
+            "tls.crt",
+            "--tls-key",
+            "tls.key",
+        ],
+    ));
     assert_eq!(server.scheme, "https");
     let client = ca.client_config();
     let (resp, served) = https_get(server.addr, &client, "/healthz");
@@ -521,10 +700,18 @@ fn https_serves_and_picks_up_a_rotated_certificate_without_restart() {
     replace(&cert_path, &cert2);
     let deadline = Instant::now() + Duration::from_secs(15);
     while !server.stderr().contains("does not match") {
-        assert!(Instant::now() < deadline, "no warning about the mismatched pair:\n{}", server.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "no warning about the mismatched pair:\n{}",
+            server.stderr()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(server.stderr().contains(r#"config field "tls.key""#), "{}", server.stderr());
+    assert!(
+        server.stderr().contains(r#"config field "tls.key""#),
+        "{}",
+        server.stderr()
+    );
     let (resp, served) = https_get(server.addr, &client, "/readyz");
     assert_eq!(resp.body_text(), "ready");
     assert!(served == der1, "the old pair stays in service while the new one is bad");
@@ -538,10 +725,18 @@ fn https_serves_and_picks_up_a_rotated_certificate_without_restart() {
         if served == der2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the rotated certificate was not picked up:\n{}", server.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "the rotated certificate was not picked up:\n{}",
+            server.stderr()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(server.stderr().contains("reloaded the TLS certificate"), "{}", server.stderr());
+    assert!(
+        server.stderr().contains("reloaded the TLS certificate"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -555,7 +750,10 @@ fn tls_key_not_matching_the_certificate_is_refused_at_start() {
     let (status, stdout, stderr) = run_to_exit(serve(dir.path(), &["--tls-cert", "tls.crt", "--tls-key", "tls.key"]));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(!stdout.contains("listening"));
-    assert!(stderr.contains(r#"config field "tls.key""#) && stderr.contains("does not match"), "{stderr}");
+    assert!(
+        stderr.contains(r#"config field "tls.key""#) && stderr.contains("does not match"),
+        "{stderr}"
+    );
 }
 
 // ---- shutdown ----
@@ -588,7 +786,16 @@ fn version_and_help() {
     cmd.args(["serve", "--help"]);
     let (status, stdout, _) = run_to_exit(cmd);
     assert!(status.success());
-    for flag in ["--config", "--data-dir", "--listen", "--tls-cert", "--tls-key", "--region", "--domain", "--log-format"] {
+    for flag in [
+        "--config",
+        "--data-dir",
+        "--listen",
+        "--tls-cert",
+        "--tls-key",
+        "--region",
+        "--domain",
+        "--log-format",
+    ] {
         assert!(stdout.contains(flag), "--help lacks {flag}:\n{stdout}");
     }
 }
@@ -629,17 +836,27 @@ fn request<S: Read + Write>(stream: &mut S, method: &str, path: &str, headers: &
             break i + 4;
         }
         match stream.read(&mut chunk) {
-            Ok(0) => panic!("connection closed before a response head; got {:?}", String::from_utf8_lossy(&buf)),
+            Ok(0) => panic!(
+                "connection closed before a response head; got {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => panic!("reading the response: {e}; got {:?}", String::from_utf8_lossy(&buf)),
         }
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line: {head}"));
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head}"));
     let content_length = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())
+            .flatten()
     });
     let mut body = buf[header_end..].to_vec();
     let want = if method == "HEAD" { Some(0) } else { content_length };

@@ -46,7 +46,18 @@ const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 const MIN_PART: usize = 5 * MIB;
 /// Sizes of single PUTs: empty, tiny, around the 1 MiB staging chunk, and above it.
-const PUT_SIZES: [usize; 10] = [0, 1, 17, 4 * KIB, 64 * KIB, 300 * KIB, MIB - 1, MIB, MIB + 1, 5 * MIB / 2];
+const PUT_SIZES: [usize; 10] = [
+    0,
+    1,
+    17,
+    4 * KIB,
+    64 * KIB,
+    300 * KIB,
+    MIB - 1,
+    MIB,
+    MIB + 1,
+    5 * MIB / 2,
+];
 
 fn key(i: usize) -> String {
     format!("obj/{i:02}")
@@ -61,7 +72,10 @@ enum Value {
 
 impl Value {
     fn of(data: &[u8]) -> Value {
-        Value::Body { md5: md5_hex(data), len: data.len() }
+        Value::Body {
+            md5: md5_hex(data),
+            len: data.len(),
+        }
     }
 }
 
@@ -132,7 +146,14 @@ impl Journal {
         if let (Some(e), Value::Body { .. }) = (&etag, &value) {
             self.by_etag.insert(e.clone(), value.clone());
         }
-        self.writes.push(Write { key: key.to_owned(), what, value, etag, sent: Instant::now(), state: State::InFlight });
+        self.writes.push(Write {
+            key: key.to_owned(),
+            what,
+            value,
+            etag,
+            sent: Instant::now(),
+            state: State::InFlight,
+        });
         self.writes.len() - 1
     }
 
@@ -156,13 +177,29 @@ impl Journal {
     /// The values `key` may hold now: the starting value and each write's, minus those that an
     /// acknowledged write sent after their acknowledgement must have replaced.
     fn candidates(&self, key: &str) -> Vec<(Value, Option<String>, String)> {
-        let writes: Vec<&Write> = self.writes.iter().filter(|w| w.key == key && w.state != State::NoEffect).collect();
-        let superseded = |acked_at: Instant| writes.iter().any(|z| matches!(z.state, State::Acked(_)) && z.sent > acked_at);
+        let writes: Vec<&Write> = self
+            .writes
+            .iter()
+            .filter(|w| w.key == key && w.state != State::NoEffect)
+            .collect();
+        let superseded = |acked_at: Instant| {
+            writes
+                .iter()
+                .any(|z| matches!(z.state, State::Acked(_)) && z.sent > acked_at)
+        };
         let mut out = Vec::new();
         let any_acked = writes.iter().any(|w| matches!(w.state, State::Acked(_)));
         if !any_acked {
-            let (v, e) = self.baseline.get(key).cloned().unwrap_or((Value::Absent, String::new()));
-            out.push((v, Some(e).filter(|e| !e.is_empty()), "the value before this cycle".to_owned()));
+            let (v, e) = self
+                .baseline
+                .get(key)
+                .cloned()
+                .unwrap_or((Value::Absent, String::new()));
+            out.push((
+                v,
+                Some(e).filter(|e| !e.is_empty()),
+                "the value before this cycle".to_owned(),
+            ));
         }
         for w in &writes {
             let keep = match w.state {
@@ -216,7 +253,10 @@ where
                 if refusable && (status == 412 || status == 404) {
                     return Outcome::Refused;
                 }
-                panic!("{what}: the server refused with {} (it was up and should have accepted)", show(&e));
+                panic!(
+                    "{what}: the server refused with {} (it was up and should have accepted)",
+                    show(&e)
+                );
             }
             if killed.load(Ordering::SeqCst) {
                 Outcome::Unknown
@@ -296,8 +336,16 @@ async fn put_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
     let len = PUT_SIZES[rng.random_range(0..PUT_SIZES.len())];
     let data = ctx.bodies.make(rng, len);
     let streaming = rng.random_bool(0.5);
-    let i = ctx.journal.lock().unwrap().begin(k, "PUT", Value::of(&data), Some(etag_of(&data)));
-    let body = if streaming { streaming_body(&data, 256 * KIB) } else { ByteStream::from(data.clone()) };
+    let i = ctx
+        .journal
+        .lock()
+        .unwrap()
+        .begin(k, "PUT", Value::of(&data), Some(etag_of(&data)));
+    let body = if streaming {
+        streaming_body(&data, 256 * KIB)
+    } else {
+        ByteStream::from(data.clone())
+    };
     let res = ctx.client.put_object().bucket(BUCKET).key(k).body(body).send().await;
     if let Outcome::Ok(out) = outcome(res, &ctx.killed, "PutObject", false) {
         assert_eq!(out.e_tag(), Some(etag_of(&data).as_str()), "PutObject {k}: ETag");
@@ -314,17 +362,30 @@ async fn delete_op(ctx: &Ctx, k: &str) {
 }
 
 async fn delete_many_op(ctx: &Ctx, rng: &mut StdRng) {
-    let keys: BTreeSet<String> = (0..rng.random_range(1..=3)).map(|_| key(rng.random_range(0..KEYS))).collect();
+    let keys: BTreeSet<String> = (0..rng.random_range(1..=3))
+        .map(|_| key(rng.random_range(0..KEYS)))
+        .collect();
     let ids: Vec<usize> = {
         let mut j = ctx.journal.lock().unwrap();
-        keys.iter().map(|k| j.begin(k, "DELETE-OBJECTS", Value::Absent, None)).collect()
+        keys.iter()
+            .map(|k| j.begin(k, "DELETE-OBJECTS", Value::Absent, None))
+            .collect()
     };
-    let objects = keys.iter().map(|k| ObjectIdentifier::builder().key(k).build().unwrap()).collect();
+    let objects = keys
+        .iter()
+        .map(|k| ObjectIdentifier::builder().key(k).build().unwrap())
+        .collect();
     let res = ctx
         .client
         .delete_objects()
         .bucket(BUCKET)
-        .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build().unwrap())
+        .delete(
+            Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await;
     if let Outcome::Ok(out) = outcome(res, &ctx.killed, "DeleteObjects", false) {
@@ -345,13 +406,22 @@ async fn copy_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
     // (or, if the source changed meanwhile, is refused with 412 and changes nothing).
     let (etag, value) = {
         let j = ctx.journal.lock().unwrap();
-        let Some(etag) = j.latest_etag.get(&src).cloned() else { return };
+        let Some(etag) = j.latest_etag.get(&src).cloned() else {
+            return;
+        };
         let value = j.by_etag.get(&etag).cloned().expect("every ETag seen has a value");
         (etag, value)
     };
     let i = ctx.journal.lock().unwrap().begin(k, "COPY", value, None);
-    let res =
-        ctx.client.copy_object().bucket(BUCKET).key(k).copy_source(format!("{BUCKET}/{src}")).copy_source_if_match(&etag).send().await;
+    let res = ctx
+        .client
+        .copy_object()
+        .bucket(BUCKET)
+        .key(k)
+        .copy_source(format!("{BUCKET}/{src}"))
+        .copy_source_if_match(&etag)
+        .send()
+        .await;
     match outcome(res, &ctx.killed, "CopyObject", true) {
         Outcome::Ok(out) => {
             let e = out.copy_object_result().and_then(|r| r.e_tag()).map(str::to_owned);
@@ -381,7 +451,10 @@ async fn get_op(ctx: &Ctx, k: &str) {
     let v = Value::of(&body);
     let j = ctx.journal.lock().unwrap();
     let known = j.baseline.get(k).is_some_and(|(b, _)| *b == v) || j.writes.iter().any(|w| w.key == k && w.value == v);
-    assert!(known, "GetObject {k} during the storm returned {v:?}, which was never written there");
+    assert!(
+        known,
+        "GetObject {k} during the storm returned {v:?}, which was never written there"
+    );
 }
 
 async fn multipart_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
@@ -393,19 +466,42 @@ async fn multipart_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
 
     ctx.journal.lock().unwrap().creates_in_flight += 1;
     let res = ctx.client.create_multipart_upload().bucket(BUCKET).key(k).send().await;
-    let Outcome::Ok(out) = outcome(res, &ctx.killed, "CreateMultipartUpload", false) else { return };
+    let Outcome::Ok(out) = outcome(res, &ctx.killed, "CreateMultipartUpload", false) else {
+        return;
+    };
     let id = out.upload_id().expect("UploadId").to_owned();
     let u = {
         let mut j = ctx.journal.lock().unwrap();
         j.creates_in_flight -= 1;
-        j.uploads.push(UploadLog { key: k.to_owned(), id: id.clone(), parts: Vec::new(), end: UploadEnd::Open, value: Value::of(&whole) });
+        j.uploads.push(UploadLog {
+            key: k.to_owned(),
+            id: id.clone(),
+            parts: Vec::new(),
+            end: UploadEnd::Open,
+            value: Value::of(&whole),
+        });
         j.uploads.len() - 1
     };
     for (n, part) in [(1, &p1), (2, &p2)] {
-        ctx.journal.lock().unwrap().uploads[u].parts.push(PartLog { number: n, etag: etag_of(part), len: part.len(), acked: false });
-        let res =
-            ctx.client.upload_part().bucket(BUCKET).key(k).upload_id(&id).part_number(n).body(ByteStream::from(part.clone())).send().await;
-        let Outcome::Ok(out) = outcome(res, &ctx.killed, "UploadPart", false) else { return };
+        ctx.journal.lock().unwrap().uploads[u].parts.push(PartLog {
+            number: n,
+            etag: etag_of(part),
+            len: part.len(),
+            acked: false,
+        });
+        let res = ctx
+            .client
+            .upload_part()
+            .bucket(BUCKET)
+            .key(k)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await;
+        let Outcome::Ok(out) = outcome(res, &ctx.killed, "UploadPart", false) else {
+            return;
+        };
         assert_eq!(out.e_tag(), Some(etag_of(part).as_str()), "UploadPart {k} #{n}: ETag");
         ctx.journal.lock().unwrap().uploads[u].parts.last_mut().unwrap().acked = true;
     }
@@ -430,7 +526,11 @@ async fn multipart_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
                 .send()
                 .await;
             if let Outcome::Ok(out) = outcome(res, &ctx.killed, "CompleteMultipartUpload", false) {
-                assert_eq!(out.e_tag(), Some(final_etag.as_str()), "CompleteMultipartUpload {k}: ETag");
+                assert_eq!(
+                    out.e_tag(),
+                    Some(final_etag.as_str()),
+                    "CompleteMultipartUpload {k}: ETag"
+                );
                 let mut j = ctx.journal.lock().unwrap();
                 j.uploads[u].end = UploadEnd::Completing { acked: true };
                 j.ack(i, out.e_tag());
@@ -438,7 +538,14 @@ async fn multipart_op(ctx: &Ctx, rng: &mut StdRng, k: &str) {
         }
         85..95 => {
             ctx.journal.lock().unwrap().uploads[u].end = UploadEnd::Aborting { acked: false };
-            let res = ctx.client.abort_multipart_upload().bucket(BUCKET).key(k).upload_id(&id).send().await;
+            let res = ctx
+                .client
+                .abort_multipart_upload()
+                .bucket(BUCKET)
+                .key(k)
+                .upload_id(&id)
+                .send()
+                .await;
             if let Outcome::Ok(_) = outcome(res, &ctx.killed, "AbortMultipartUpload", false) {
                 ctx.journal.lock().unwrap().uploads[u].end = UploadEnd::Aborting { acked: true };
             }
@@ -453,7 +560,10 @@ fn storm_client(s: &TestServer) -> Client {
         .config()
         .retry_config(RetryConfig::disabled())
         .timeout_config(
-            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).operation_timeout(Duration::from_secs(60)).build(),
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
         )
         .build();
     Client::from_conf(conf)
@@ -463,11 +573,17 @@ fn storm_client(s: &TestServer) -> Client {
 async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTreeMap<String, (Value, String)> {
     let c = &s.client;
     let tmp = s.tmp_files();
-    assert!(tmp.is_empty(), "cycle {cycle}: tmp/ is not empty after start-up: {tmp:?}");
+    assert!(
+        tmp.is_empty(),
+        "cycle {cycle}: tmp/ is not empty after start-up: {tmp:?}"
+    );
 
     // Objects.
     if let Err(e) = c.head_bucket().bucket(BUCKET).send().await {
-        panic!("cycle {cycle}: the bucket created before the first cycle is gone after the restart: {}", show(&e));
+        panic!(
+            "cycle {cycle}: the bucket created before the first cycle is gone after the restart: {}",
+            show(&e)
+        );
     }
     let listed: BTreeSet<String> = list_keys(c, BUCKET).await.into_iter().collect();
     let keyspace: BTreeSet<String> = (0..KEYS).map(key).collect();
@@ -484,15 +600,27 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
                 let etag = out.e_tag().unwrap_or_default().to_owned();
                 let len = out.content_length();
                 let body = body_bytes(out.body).await;
-                assert_eq!(len, Some(body.len() as i64), "cycle {cycle}: {k}: Content-Length and body disagree");
+                assert_eq!(
+                    len,
+                    Some(body.len() as i64),
+                    "cycle {cycle}: {k}: Content-Length and body disagree"
+                );
                 (Value::of(&body), etag)
             }
             Err(e) if status_of(&e) == Some(404) => (Value::Absent, String::new()),
             Err(e) => panic!("cycle {cycle}: GetObject {k} after restart: {}", show(&e)),
         };
-        assert_eq!(listed.contains(k), value != Value::Absent, "cycle {cycle}: {k}: the listing and GetObject disagree ({value:?})");
+        assert_eq!(
+            listed.contains(k),
+            value != Value::Absent,
+            "cycle {cycle}: {k}: the listing and GetObject disagree ({value:?})"
+        );
         let cands = j.candidates(k);
-        let hits: Vec<&Option<String>> = cands.iter().filter(|(v, _, _)| *v == value).map(|(_, e, _)| e).collect();
+        let hits: Vec<&Option<String>> = cands
+            .iter()
+            .filter(|(v, _, _)| *v == value)
+            .map(|(_, e, _)| e)
+            .collect();
         assert!(
             !hits.is_empty(),
             "cycle {cycle}: {k} holds {value:?} (ETag {etag}), which no acknowledged history allows.\nallowed: {cands:#?}\nhistory:\n{}",
@@ -500,7 +628,10 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
         );
         // Where every write that could have left this value predicts its ETag, the ETag must be one of them.
         if value != Value::Absent && hits.iter().all(|e| e.is_some()) {
-            assert!(hits.iter().any(|e| e.as_deref() == Some(etag.as_str())), "cycle {cycle}: {k}: ETag {etag}, expected one of {hits:?}");
+            assert!(
+                hits.iter().any(|e| e.as_deref() == Some(etag.as_str())),
+                "cycle {cycle}: {k}: ETag {etag}, expected one of {hits:?}"
+            );
         }
         if value != Value::Absent {
             let h = c.head_object().bucket(BUCKET).key(k).part_number(1).send().await;
@@ -511,17 +642,39 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
     }
 
     // Multipart uploads.
-    let out = c.list_multipart_uploads().bucket(BUCKET).send().await.unwrap_or_else(|e| panic!("ListMultipartUploads: {}", show(&e)));
+    let out = c
+        .list_multipart_uploads()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListMultipartUploads: {}", show(&e)));
     assert_ne!(out.is_truncated(), Some(true), "more open uploads than one page");
-    let open: BTreeMap<String, String> =
-        out.uploads().iter().map(|u| (u.upload_id().unwrap().to_owned(), u.key().unwrap().to_owned())).collect();
+    let open: BTreeMap<String, String> = out
+        .uploads()
+        .iter()
+        .map(|u| (u.upload_id().unwrap().to_owned(), u.key().unwrap().to_owned()))
+        .collect();
     let mut parts_on_disk = 0usize;
     let mut open_parts: HashMap<String, BTreeMap<i32, (String, i64)>> = HashMap::new();
     for (id, k) in &open {
-        let lp =
-            c.list_parts().bucket(BUCKET).key(k).upload_id(id).send().await.unwrap_or_else(|e| panic!("ListParts {k} {id}: {}", show(&e)));
-        let parts: BTreeMap<i32, (String, i64)> =
-            lp.parts().iter().map(|p| (p.part_number().unwrap(), (p.e_tag().unwrap().to_owned(), p.size().unwrap()))).collect();
+        let lp = c
+            .list_parts()
+            .bucket(BUCKET)
+            .key(k)
+            .upload_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ListParts {k} {id}: {}", show(&e)));
+        let parts: BTreeMap<i32, (String, i64)> = lp
+            .parts()
+            .iter()
+            .map(|p| {
+                (
+                    p.part_number().unwrap(),
+                    (p.e_tag().unwrap().to_owned(), p.size().unwrap()),
+                )
+            })
+            .collect();
         parts_on_disk += parts.len();
         open_parts.insert(id.clone(), parts);
     }
@@ -530,10 +683,18 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
         let is_open = open.contains_key(&u.id);
         match u.end {
             UploadEnd::Open => {
-                assert!(is_open, "cycle {cycle}: upload {} of {} was acknowledged and never ended, but is gone", u.id, u.key)
+                assert!(
+                    is_open,
+                    "cycle {cycle}: upload {} of {} was acknowledged and never ended, but is gone",
+                    u.id, u.key
+                )
             }
             UploadEnd::Completing { acked: true } | UploadEnd::Aborting { acked: true } => {
-                assert!(!is_open, "cycle {cycle}: upload {} of {} was acknowledged as {:?} but is still open", u.id, u.key, u.end)
+                assert!(
+                    !is_open,
+                    "cycle {cycle}: upload {} of {} was acknowledged as {:?} but is still open",
+                    u.id, u.key, u.end
+                )
             }
             _ => {}
         }
@@ -541,7 +702,11 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
             continue;
         }
         if matches!(u.end, UploadEnd::Completing { .. }) {
-            assert_ne!(now[&u.key].0, u.value, "cycle {cycle}: upload {} is still open, yet {} holds its completed object", u.id, u.key);
+            assert_ne!(
+                now[&u.key].0, u.value,
+                "cycle {cycle}: upload {} is still open, yet {} holds its completed object",
+                u.id, u.key
+            );
         }
         let parts = &open_parts[&u.id];
         for p in &u.parts {
@@ -553,11 +718,19 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
                     u.id,
                     p.number
                 ),
-                None => assert!(!p.acked, "cycle {cycle}: upload {} lost its acknowledged part {}", u.id, p.number),
+                None => assert!(
+                    !p.acked,
+                    "cycle {cycle}: upload {} lost its acknowledged part {}",
+                    u.id, p.number
+                ),
             }
         }
         let logged: BTreeSet<i32> = u.parts.iter().map(|p| p.number).collect();
-        assert!(parts.keys().all(|n| logged.contains(n)), "cycle {cycle}: upload {} has parts nobody sent: {parts:?}", u.id);
+        assert!(
+            parts.keys().all(|n| logged.contains(n)),
+            "cycle {cycle}: upload {} has parts nobody sent: {parts:?}",
+            u.id
+        );
     }
     let unknown: Vec<(&String, &String)> = open.iter().filter(|(id, _)| !known.contains(id.as_str())).collect();
     assert!(
@@ -567,8 +740,14 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
         j.creates_in_flight
     );
     for (id, k) in &unknown {
-        assert!(keyspace.contains(*k), "cycle {cycle}: an open upload for a key nobody used: {k}");
-        assert!(open_parts[*id].is_empty(), "cycle {cycle}: an upload whose creation was never acknowledged has parts");
+        assert!(
+            keyspace.contains(*k),
+            "cycle {cycle}: an open upload for a key nobody used: {k}"
+        );
+        assert!(
+            open_parts[*id].is_empty(),
+            "cycle {cycle}: an upload whose creation was never acknowledged has parts"
+        );
     }
 
     // Blob files: exactly those the metadata references (objects' segments, open uploads' parts).
@@ -591,17 +770,29 @@ async fn verify(s: &TestServer, j: &Journal, t0: Instant, cycle: usize) -> BTree
             .await
             .unwrap_or_else(|e| panic!("AbortMultipartUpload {k} {id}: {}", show(&e)));
     }
-    assert_eq!(s.blob_files().len(), referenced, "cycle {cycle}: aborting the open uploads did not free exactly their parts");
+    assert_eq!(
+        s.blob_files().len(),
+        referenced,
+        "cycle {cycle}: aborting the open uploads did not free exactly their parts"
+    );
     now
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_during_a_write_storm_loses_no_acknowledged_write_and_leaves_no_garbage() {
-    let cycles: usize = std::env::var("KEYLESS_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
-    let seed: u64 = std::env::var("KEYLESS_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| rand::rng().random());
+    let cycles: usize = std::env::var("KEYLESS_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let seed: u64 = std::env::var("KEYLESS_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
     eprintln!("crash test: {cycles} cycles, KEYLESS_CRASH_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let bodies = Arc::new(Bodies { pool: random_bytes(8 * MIB) });
+    let bodies = Arc::new(Bodies {
+        pool: random_bytes(8 * MIB),
+    });
 
     let started = Instant::now();
     let mut s = TestServer::start();
@@ -621,15 +812,30 @@ async fn kill9_during_a_write_storm_loses_no_acknowledged_write_and_leaves_no_ga
         j.baseline = baseline.clone();
         let journal = Arc::new(Mutex::new(j));
         let killed = Arc::new(AtomicBool::new(false));
-        let ctx = Arc::new(Ctx { client: storm_client(&s), journal: journal.clone(), killed: killed.clone(), bodies: bodies.clone() });
-        let mut workers: Vec<_> = (0..WORKERS).map(|w| tokio::spawn(worker(ctx.clone(), seed ^ ((cycle * 1000 + w) as u64)))).collect();
-        workers.push(tokio::spawn(hold_readers(ctx.clone(), seed ^ ((cycle * 1000 + 999) as u64))));
+        let ctx = Arc::new(Ctx {
+            client: storm_client(&s),
+            journal: journal.clone(),
+            killed: killed.clone(),
+            bodies: bodies.clone(),
+        });
+        let mut workers: Vec<_> = (0..WORKERS)
+            .map(|w| tokio::spawn(worker(ctx.clone(), seed ^ ((cycle * 1000 + w) as u64))))
+            .collect();
+        workers.push(tokio::spawn(hold_readers(
+            ctx.clone(),
+            seed ^ ((cycle * 1000 + 999) as u64),
+        )));
 
         // Some cycles die almost at once; most mid-storm; every third only after a multipart
         // upload was completed (they are slow to get through, and must be covered).
         let storm = Instant::now();
         if cycle % 3 == 0 {
-            while journal.lock().unwrap().stats.get("COMPLETE").is_none_or(|(_, acked)| *acked == 0)
+            while journal
+                .lock()
+                .unwrap()
+                .stats
+                .get("COMPLETE")
+                .is_none_or(|(_, acked)| *acked == 0)
                 && storm.elapsed() < Duration::from_secs(30)
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -652,7 +858,11 @@ async fn kill9_during_a_write_storm_loses_no_acknowledged_write_and_leaves_no_ga
         drop(ctx);
 
         s.start_again();
-        let j = Arc::try_unwrap(journal).ok().expect("no worker holds the journal").into_inner().unwrap();
+        let j = Arc::try_unwrap(journal)
+            .ok()
+            .expect("no worker holds the journal")
+            .into_inner()
+            .unwrap();
         baseline = verify(&s, &j, t0, cycle).await;
         let acked: usize = j.stats.values().map(|(_, a)| a).sum();
         let sent: usize = j.stats.values().map(|(s, _)| s).sum();
@@ -671,11 +881,17 @@ async fn kill9_during_a_write_storm_loses_no_acknowledged_write_and_leaves_no_ga
 
     // A clean restart changes nothing.
     s.restart();
-    let j = Journal { baseline: baseline.clone(), ..Default::default() };
+    let j = Journal {
+        baseline: baseline.clone(),
+        ..Default::default()
+    };
     let after = verify(&s, &j, Instant::now(), cycles + 1).await;
     assert_eq!(after, baseline, "a graceful restart changed the data");
     eprintln!("crash test: {totals:?} (sent, acknowledged) in {:?}", started.elapsed());
     for what in ["PUT", "DELETE", "COPY", "COMPLETE"] {
-        assert!(totals.get(what).is_some_and(|(_, a)| *a > 0), "the storm never got a {what} acknowledged: the test proved little");
+        assert!(
+            totals.get(what).is_some_and(|(_, a)| *a > 0),
+            "the storm never got a {what} acknowledged: the test proved little"
+        );
     }
 }

@@ -14,8 +14,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete, EncodingType,
-    MetadataDirective, ObjectIdentifier, Tag, Tagging, TaggingDirective,
+    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, Delete,
+    EncodingType, MetadataDirective, ObjectIdentifier, Tag, Tagging, TaggingDirective,
 };
 use common::*;
 use futures::StreamExt as _;
@@ -26,7 +26,10 @@ const MIB: usize = 1 << 20;
 const MIN_PART: usize = 5 * MIB;
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Percent-encodes a key for `x-amz-copy-source` (which the SDK sends as given).
@@ -67,7 +70,12 @@ fn url_decode(s: &str) -> String {
 }
 
 async fn head(c: &Client, bucket: &str, key: &str) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
-    c.head_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("HeadObject {bucket}/{key:?}: {}", show(&e)))
+    c.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("HeadObject {bucket}/{key:?}: {}", show(&e)))
 }
 
 async fn tags(c: &Client, bucket: &str, key: &str) -> BTreeMap<String, String> {
@@ -78,7 +86,10 @@ async fn tags(c: &Client, bucket: &str, key: &str) -> BTreeMap<String, String> {
         .send()
         .await
         .unwrap_or_else(|e| panic!("GetObjectTagging {bucket}/{key:?}: {}", show(&e)));
-    out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+    out.tag_set()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
 }
 
 fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -96,37 +107,99 @@ async fn buckets_are_created_headed_listed_located_and_deleted() {
     s.bucket("alpha").await;
     s.bucket("beta-2.example").await;
 
-    c.head_bucket().bucket("alpha").send().await.expect("HeadBucket on an existing bucket");
+    c.head_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("HeadBucket on an existing bucket");
     let listed = c.list_buckets().send().await.expect("ListBuckets");
     let names: Vec<&str> = listed.buckets().iter().filter_map(|b| b.name()).collect();
-    assert_eq!(names, ["alpha", "beta-2.example"], "ListBuckets returns every bucket, sorted");
+    assert_eq!(
+        names,
+        ["alpha", "beta-2.example"],
+        "ListBuckets returns every bucket, sorted"
+    );
     for b in listed.buckets() {
         let created = b.creation_date().expect("every bucket has a CreationDate").secs();
         assert!((created - now_secs()).abs() < 300, "CreationDate {created} is not now");
     }
 
     // us-east-1 is the one region whose LocationConstraint S3 leaves empty.
-    let loc = c.get_bucket_location().bucket("alpha").send().await.expect("GetBucketLocation");
+    let loc = c
+        .get_bucket_location()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("GetBucketLocation");
     let constraint = loc.location_constraint().map(BucketLocationConstraint::as_str);
-    assert!(matches!(constraint, None | Some("") | Some("us-east-1")), "GetBucketLocation: {constraint:?}");
+    assert!(
+        matches!(constraint, None | Some("") | Some("us-east-1")),
+        "GetBucketLocation: {constraint:?}"
+    );
 
-    assert_s3_error(c.create_bucket().bucket("alpha").send().await, 409, "BucketAlreadyOwnedByYou");
-    assert_s3_error(c.create_bucket().bucket("bad_name").send().await, 400, "InvalidBucketName");
+    assert_s3_error(
+        c.create_bucket().bucket("alpha").send().await,
+        409,
+        "BucketAlreadyOwnedByYou",
+    );
+    assert_s3_error(
+        c.create_bucket().bucket("bad_name").send().await,
+        400,
+        "InvalidBucketName",
+    );
     assert_s3_error(c.create_bucket().bucket("ab").send().await, 400, "InvalidBucketName");
 
     assert_status(c.head_bucket().bucket("no-such-bucket").send().await, 404);
-    assert_s3_error(c.list_objects_v2().bucket("no-such-bucket").send().await, 404, "NoSuchBucket");
-    assert_s3_error(c.get_object().bucket("no-such-bucket").key("k").send().await, 404, "NoSuchBucket");
-    assert_s3_error(c.put_object().bucket("no-such-bucket").key("k").body(ByteStream::from_static(b"x")).send().await, 404, "NoSuchBucket");
-    assert_s3_error(c.delete_bucket().bucket("no-such-bucket").send().await, 404, "NoSuchBucket");
+    assert_s3_error(
+        c.list_objects_v2().bucket("no-such-bucket").send().await,
+        404,
+        "NoSuchBucket",
+    );
+    assert_s3_error(
+        c.get_object().bucket("no-such-bucket").key("k").send().await,
+        404,
+        "NoSuchBucket",
+    );
+    assert_s3_error(
+        c.put_object()
+            .bucket("no-such-bucket")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        404,
+        "NoSuchBucket",
+    );
+    assert_s3_error(
+        c.delete_bucket().bucket("no-such-bucket").send().await,
+        404,
+        "NoSuchBucket",
+    );
 
     put(c, "alpha", "k", b"x").await;
     assert_s3_error(c.delete_bucket().bucket("alpha").send().await, 409, "BucketNotEmpty");
-    c.delete_object().bucket("alpha").key("k").send().await.expect("DeleteObject");
-    c.delete_bucket().bucket("alpha").send().await.expect("DeleteBucket on an empty bucket");
+    c.delete_object()
+        .bucket("alpha")
+        .key("k")
+        .send()
+        .await
+        .expect("DeleteObject");
+    c.delete_bucket()
+        .bucket("alpha")
+        .send()
+        .await
+        .expect("DeleteBucket on an empty bucket");
 
     assert_status(c.head_bucket().bucket("alpha").send().await, 404);
-    let names: Vec<String> = c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
+    let names: Vec<String> = c
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
     assert_eq!(names, ["beta-2.example"]);
     // The name is free again.
     s.bucket("alpha").await;
@@ -159,12 +232,22 @@ async fn put_get_head_return_the_bytes_user_metadata_and_system_headers() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("PutObject: {}", show(&e)));
-    assert_eq!(put_out.e_tag(), Some(etag_of(&data).as_str()), "PutObject ETag is the MD5 of the body");
+    assert_eq!(
+        put_out.e_tag(),
+        Some(etag_of(&data).as_str()),
+        "PutObject ETag is the MD5 of the body"
+    );
 
     let want_meta = map(&[("color", "blue"), ("note", "spaces  and: colons")]);
     let want_expires = expires.fmt(DateTimeFormat::HttpDate).unwrap();
 
-    let got = c.get_object().bucket(&b).key("docs/report.bin").send().await.unwrap_or_else(|e| panic!("GetObject: {}", show(&e)));
+    let got = c
+        .get_object()
+        .bucket(&b)
+        .key("docs/report.bin")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject: {}", show(&e)));
     assert_eq!(got.e_tag(), Some(etag_of(&data).as_str()));
     assert_eq!(got.content_length(), Some(data.len() as i64));
     assert_eq!(got.content_type(), Some("application/x-keyless-test"));
@@ -176,7 +259,10 @@ async fn put_get_head_return_the_bytes_user_metadata_and_system_headers() {
     assert_eq!(got.metadata(), Some(&want_meta), "user metadata, names lower-cased");
     assert_eq!(got.accept_ranges(), Some("bytes"));
     let modified = got.last_modified().expect("Last-Modified").secs();
-    assert!((modified - now_secs()).abs() < 300, "Last-Modified {modified} is not now");
+    assert!(
+        (modified - now_secs()).abs() < 300,
+        "Last-Modified {modified} is not now"
+    );
     assert!(body_bytes(got.body).await == data, "GetObject returns the exact bytes");
 
     let h = head(c, &b, "docs/report.bin").await;
@@ -195,7 +281,11 @@ async fn put_get_head_return_the_bytes_user_metadata_and_system_headers() {
     let data2 = random_bytes(10);
     put(c, &b, "docs/report.bin", &data2).await;
     let h = head(c, &b, "docs/report.bin").await;
-    assert!(h.metadata().is_none_or(|m| m.is_empty()), "old user metadata survived an overwrite: {:?}", h.metadata());
+    assert!(
+        h.metadata().is_none_or(|m| m.is_empty()),
+        "old user metadata survived an overwrite: {:?}",
+        h.metadata()
+    );
     assert_ne!(h.content_type(), Some("application/x-keyless-test"));
     assert_eq!(get(c, &b, "docs/report.bin").await, data2);
 
@@ -240,13 +330,43 @@ async fn ranged_gets_return_exactly_the_requested_bytes() {
             .send()
             .await
             .unwrap_or_else(|e| panic!("GetObject Range: {range}: {}", show(&e)));
-        assert_eq!(out.content_length(), Some((end - start) as i64), "{range}: Content-Length");
-        assert_eq!(out.content_range(), Some(format!("bytes {start}-{}/{n}", end - 1).as_str()), "{range}: Content-Range");
+        assert_eq!(
+            out.content_length(),
+            Some((end - start) as i64),
+            "{range}: Content-Length"
+        );
+        assert_eq!(
+            out.content_range(),
+            Some(format!("bytes {start}-{}/{n}", end - 1).as_str()),
+            "{range}: Content-Range"
+        );
         let body = body_bytes(out.body).await;
-        assert!(body == data[start..end], "{range}: wrong bytes ({} bytes back)", body.len());
+        assert!(
+            body == data[start..end],
+            "{range}: wrong bytes ({} bytes back)",
+            body.len()
+        );
     }
-    assert_s3_error(c.get_object().bucket(&b).key("obj").range(format!("bytes={n}-")).send().await, 416, "InvalidRange");
-    assert_s3_error(c.get_object().bucket(&b).key("obj").range(format!("bytes={}-{}", n + 10, n + 20)).send().await, 416, "InvalidRange");
+    assert_s3_error(
+        c.get_object()
+            .bucket(&b)
+            .key("obj")
+            .range(format!("bytes={n}-"))
+            .send()
+            .await,
+        416,
+        "InvalidRange",
+    );
+    assert_s3_error(
+        c.get_object()
+            .bucket(&b)
+            .key("obj")
+            .range(format!("bytes={}-{}", n + 10, n + 20))
+            .send()
+            .await,
+        416,
+        "InvalidRange",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,9 +386,17 @@ async fn conditional_get_and_head_answer_304_and_412() {
     let hd = || c.head_object().bucket(&b).key("k");
 
     // If-Match
-    let out = get().if_match(&etag).send().await.unwrap_or_else(|e| panic!("If-Match: the ETag: {}", show(&e)));
+    let out = get()
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-Match: the ETag: {}", show(&e)));
     assert!(body_bytes(out.body).await == data);
-    get().if_match("*").send().await.unwrap_or_else(|e| panic!("If-Match: *: {}", show(&e)));
+    get()
+        .if_match("*")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-Match: *: {}", show(&e)));
     assert_s3_error(get().if_match(other).send().await, 412, "PreconditionFailed");
     hd().if_match(&etag).send().await.unwrap();
     assert_status(hd().if_match(other).send().await, 412);
@@ -277,16 +405,32 @@ async fn conditional_get_and_head_answer_304_and_412() {
     assert_status(get().if_none_match(&etag).send().await, 304);
     assert_status(get().if_none_match("*").send().await, 304);
     assert_status(hd().if_none_match(&etag).send().await, 304);
-    get().if_none_match(other).send().await.unwrap_or_else(|e| panic!("If-None-Match: another ETag: {}", show(&e)));
+    get()
+        .if_none_match(other)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-None-Match: another ETag: {}", show(&e)));
     hd().if_none_match(other).send().await.unwrap();
 
     // If-Modified-Since / If-Unmodified-Since
     assert_status(get().if_modified_since(after).send().await, 304);
     assert_status(hd().if_modified_since(after).send().await, 304);
-    get().if_modified_since(before).send().await.unwrap_or_else(|e| panic!("If-Modified-Since: before: {}", show(&e)));
-    assert_s3_error(get().if_unmodified_since(before).send().await, 412, "PreconditionFailed");
+    get()
+        .if_modified_since(before)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-Modified-Since: before: {}", show(&e)));
+    assert_s3_error(
+        get().if_unmodified_since(before).send().await,
+        412,
+        "PreconditionFailed",
+    );
     assert_status(hd().if_unmodified_since(before).send().await, 412);
-    get().if_unmodified_since(after).send().await.unwrap_or_else(|e| panic!("If-Unmodified-Since: after: {}", show(&e)));
+    get()
+        .if_unmodified_since(after)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("If-Unmodified-Since: after: {}", show(&e)));
 
     // RFC 7232 precedence, which S3 documents: a true If-Match wins over a false
     // If-Unmodified-Since; a false If-None-Match wins over a true If-Modified-Since.
@@ -299,7 +443,11 @@ async fn conditional_get_and_head_answer_304_and_412() {
     assert_status(get().if_none_match(&etag).if_modified_since(before).send().await, 304);
 
     // Conditions on a missing key do not hide the 404.
-    assert_s3_error(c.get_object().bucket(&b).key("missing").if_match(&etag).send().await, 404, "NoSuchKey");
+    assert_s3_error(
+        c.get_object().bucket(&b).key("missing").if_match(&etag).send().await,
+        404,
+        "NoSuchKey",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,23 +457,62 @@ async fn conditional_put_if_none_match_and_if_match() {
     let b = s.bucket("cput").await;
     let first = random_bytes(1000);
     let second = random_bytes(1000);
-    let put_new = |data: &[u8]| c.put_object().bucket(&b).key("once").if_none_match("*").body(ByteStream::from(data.to_vec())).send();
+    let put_new = |data: &[u8]| {
+        c.put_object()
+            .bucket(&b)
+            .key("once")
+            .if_none_match("*")
+            .body(ByteStream::from(data.to_vec()))
+            .send()
+    };
 
-    let etag = put_new(&first).await.unwrap_or_else(|e| panic!("If-None-Match: * on a new key: {}", show(&e))).e_tag().unwrap().to_owned();
+    let etag = put_new(&first)
+        .await
+        .unwrap_or_else(|e| panic!("If-None-Match: * on a new key: {}", show(&e)))
+        .e_tag()
+        .unwrap()
+        .to_owned();
     assert_s3_error(put_new(&second).await, 412, "PreconditionFailed");
-    assert_eq!(get(c, &b, "once").await, first, "a failed conditional PUT changed the object");
+    assert_eq!(
+        get(c, &b, "once").await,
+        first,
+        "a failed conditional PUT changed the object"
+    );
 
-    let put_if = |m: &str, data: &[u8]| c.put_object().bucket(&b).key("once").if_match(m).body(ByteStream::from(data.to_vec())).send();
-    assert_s3_error(put_if("\"0123456789abcdef0123456789abcdef\"", &second).await, 412, "PreconditionFailed");
+    let put_if = |m: &str, data: &[u8]| {
+        c.put_object()
+            .bucket(&b)
+            .key("once")
+            .if_match(m)
+            .body(ByteStream::from(data.to_vec()))
+            .send()
+    };
+    assert_s3_error(
+        put_if("\"0123456789abcdef0123456789abcdef\"", &second).await,
+        412,
+        "PreconditionFailed",
+    );
     assert_eq!(get(c, &b, "once").await, first);
-    put_if(&etag, &second).await.unwrap_or_else(|e| panic!("If-Match: the current ETag: {}", show(&e)));
+    put_if(&etag, &second)
+        .await
+        .unwrap_or_else(|e| panic!("If-Match: the current ETag: {}", show(&e)));
     assert_eq!(get(c, &b, "once").await, second);
     assert_s3_error(
-        c.put_object().bucket(&b).key("never-written").if_match(&etag).body(ByteStream::from_static(b"x")).send().await,
+        c.put_object()
+            .bucket(&b)
+            .key("never-written")
+            .if_match(&etag)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
         404,
         "NoSuchKey",
     );
-    assert_s3_error(c.get_object().bucket(&b).key("never-written").send().await, 404, "NoSuchKey");
+    assert_s3_error(
+        c.get_object().bucket(&b).key("never-written").send().await,
+        404,
+        "NoSuchKey",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,9 +527,11 @@ async fn default_sdk_checksums_go_in_aws_chunked_trailers_and_validate_on_get() 
     let c = Client::from_conf(s.config().interceptor(wire.clone()).build());
     let b = s.bucket("default-checksums").await;
 
-    for (key, data) in
-        [("streamed/3mib", random_bytes(3 * MIB + 7)), ("streamed/one-byte", random_bytes(1)), ("streamed/empty", Vec::new())]
-    {
+    for (key, data) in [
+        ("streamed/3mib", random_bytes(3 * MIB + 7)),
+        ("streamed/one-byte", random_bytes(1)),
+        ("streamed/empty", Vec::new()),
+    ] {
         wire.take();
         c.put_object()
             .bucket(&b)
@@ -354,8 +543,15 @@ async fn default_sdk_checksums_go_in_aws_chunked_trailers_and_validate_on_get() 
         let sent = wire.take();
         let (_, _, h) = sent.iter().find(|(m, _, _)| m == "PUT").expect("the PUT went out");
         let hv = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert!(hv("content-encoding").contains("aws-chunked"), "{key}: not aws-chunked: {h:?}");
-        assert_eq!(hv("x-amz-trailer"), "x-amz-checksum-crc32", "{key}: the SDK default is a CRC32 trailer");
+        assert!(
+            hv("content-encoding").contains("aws-chunked"),
+            "{key}: not aws-chunked: {h:?}"
+        );
+        assert_eq!(
+            hv("x-amz-trailer"),
+            "x-amz-checksum-crc32",
+            "{key}: the SDK default is a CRC32 trailer"
+        );
         assert_eq!(hv("x-amz-decoded-content-length"), data.len().to_string(), "{key}");
         assert!(hv("x-amz-content-sha256").starts_with("STREAMING-"), "{key}: {h:?}");
 
@@ -368,9 +564,18 @@ async fn default_sdk_checksums_go_in_aws_chunked_trailers_and_validate_on_get() 
             .send()
             .await
             .unwrap_or_else(|e| panic!("GetObject {key} with checksum mode: {}", show(&e)));
-        assert_eq!(out.checksum_crc32(), Some(crc32_b64(&data).as_str()), "{key}: stored CRC32");
+        assert_eq!(
+            out.checksum_crc32(),
+            Some(crc32_b64(&data).as_str()),
+            "{key}: stored CRC32"
+        );
         assert_eq!(out.e_tag(), Some(etag_of(&data).as_str()), "{key}: ETag");
-        let body = out.body.collect().await.unwrap_or_else(|e| panic!("{key}: the SDK rejected the body: {e}")).into_bytes();
+        let body = out
+            .body
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: the SDK rejected the body: {e}"))
+            .into_bytes();
         assert!(body.as_ref() == data.as_slice(), "{key}: wrong bytes");
     }
 
@@ -380,13 +585,34 @@ async fn default_sdk_checksums_go_in_aws_chunked_trailers_and_validate_on_get() 
     put(&c, &b, "in-memory", &data).await;
     let sent = wire.take();
     let (_, _, h) = sent.iter().find(|(m, _, _)| m == "PUT").unwrap();
-    assert_eq!(h.get("x-amz-checksum-crc32").and_then(|v| v.to_str().ok()), Some(crc32_b64(&data).as_str()));
+    assert_eq!(
+        h.get("x-amz-checksum-crc32").and_then(|v| v.to_str().ok()),
+        Some(crc32_b64(&data).as_str())
+    );
     assert!(h.get("x-amz-trailer").is_none());
-    let out = c.get_object().bucket(&b).key("in-memory").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let out = c
+        .get_object()
+        .bucket(&b)
+        .key("in-memory")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.checksum_crc32(), Some(crc32_b64(&data).as_str()));
     assert!(body_bytes(out.body).await == data);
-    let h = c.head_object().bucket(&b).key("in-memory").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
-    assert_eq!(h.checksum_crc32(), Some(crc32_b64(&data).as_str()), "HeadObject with checksum mode");
+    let h = c
+        .head_object()
+        .bucket(&b)
+        .key("in-memory")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.checksum_crc32(),
+        Some(crc32_b64(&data).as_str()),
+        "HeadObject with checksum mode"
+    );
 }
 
 fn expected_checksum(algo: &ChecksumAlgorithm, data: &[u8]) -> String {
@@ -413,8 +639,13 @@ macro_rules! checksum_field {
     };
 }
 
-const ALGORITHMS: [ChecksumAlgorithm; 5] =
-    [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32C, ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Sha256];
+const ALGORITHMS: [ChecksumAlgorithm; 5] = [
+    ChecksumAlgorithm::Crc32,
+    ChecksumAlgorithm::Crc32C,
+    ChecksumAlgorithm::Crc64Nvme,
+    ChecksumAlgorithm::Sha1,
+    ChecksumAlgorithm::Sha256,
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_checksum_algorithm_is_verified_stored_and_returned() {
@@ -427,7 +658,11 @@ async fn every_checksum_algorithm_is_verified_stored_and_returned() {
             let key = format!("{name}/{}", if streaming { "trailer" } else { "header" });
             let data = random_bytes(MIB + 333);
             let want = expected_checksum(&algo, &data);
-            let body = if streaming { streaming_body(&data, 100 * KIB) } else { ByteStream::from(data.clone()) };
+            let body = if streaming {
+                streaming_body(&data, 100 * KIB)
+            } else {
+                ByteStream::from(data.clone())
+            };
             let put = c
                 .put_object()
                 .bucket(&b)
@@ -437,20 +672,55 @@ async fn every_checksum_algorithm_is_verified_stored_and_returned() {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("PutObject {key}: {}", show(&e)));
-            assert_eq!(checksum_field!(put, &algo), Some(want.as_str()), "{key}: PutObject echoes the checksum");
+            assert_eq!(
+                checksum_field!(put, &algo),
+                Some(want.as_str()),
+                "{key}: PutObject echoes the checksum"
+            );
 
-            let got = c.get_object().bucket(&b).key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
-            assert_eq!(checksum_field!(got, &algo), Some(want.as_str()), "{key}: GetObject returns the checksum");
-            let bytes = got.body.collect().await.unwrap_or_else(|e| panic!("{key}: the SDK rejected the body: {e}")).into_bytes();
+            let got = c
+                .get_object()
+                .bucket(&b)
+                .key(&key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                checksum_field!(got, &algo),
+                Some(want.as_str()),
+                "{key}: GetObject returns the checksum"
+            );
+            let bytes = got
+                .body
+                .collect()
+                .await
+                .unwrap_or_else(|e| panic!("{key}: the SDK rejected the body: {e}"))
+                .into_bytes();
             assert!(bytes.as_ref() == data.as_slice(), "{key}: wrong bytes");
-            let h = c.head_object().bucket(&b).key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
-            assert_eq!(checksum_field!(h, &algo), Some(want.as_str()), "{key}: HeadObject returns the checksum");
+            let h = c
+                .head_object()
+                .bucket(&b)
+                .key(&key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                checksum_field!(h, &algo),
+                Some(want.as_str()),
+                "{key}: HeadObject returns the checksum"
+            );
         }
 
         // A checksum value the client computed itself is checked and kept, too.
         let data = random_bytes(5000);
         let want = expected_checksum(&algo, &data);
-        let req = c.put_object().bucket(&b).key(format!("{name}/precomputed")).body(ByteStream::from(data.clone()));
+        let req = c
+            .put_object()
+            .bucket(&b)
+            .key(format!("{name}/precomputed"))
+            .body(ByteStream::from(data.clone()));
         let req = match algo {
             ChecksumAlgorithm::Crc32 => req.checksum_crc32(&want),
             ChecksumAlgorithm::Crc32C => req.checksum_crc32_c(&want),
@@ -458,8 +728,17 @@ async fn every_checksum_algorithm_is_verified_stored_and_returned() {
             ChecksumAlgorithm::Sha1 => req.checksum_sha1(&want),
             _ => req.checksum_sha256(&want),
         };
-        req.send().await.unwrap_or_else(|e| panic!("{name}: PutObject with a precomputed checksum: {}", show(&e)));
-        let got = c.get_object().bucket(&b).key(format!("{name}/precomputed")).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: PutObject with a precomputed checksum: {}", show(&e)));
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key(format!("{name}/precomputed"))
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(checksum_field!(got, &algo), Some(want.as_str()));
     }
 }
@@ -484,9 +763,19 @@ async fn a_wrong_checksum_is_bad_digest_and_leaves_the_key_unchanged() {
             _ => req.checksum_sha256(&wrong),
         };
         assert_s3_error(req.send().await, 400, "BadDigest");
-        assert_eq!(get(c, &b, "k").await, old, "{}: a PUT with a wrong checksum changed the key", algo.as_str());
+        assert_eq!(
+            get(c, &b, "k").await,
+            old,
+            "{}: a PUT with a wrong checksum changed the key",
+            algo.as_str()
+        );
         // ... and on a new key, nothing appears.
-        let req = c.put_object().bucket(&b).key("fresh").body(ByteStream::from(new.clone())).checksum_sha256(sha256_b64(b"x"));
+        let req = c
+            .put_object()
+            .bucket(&b)
+            .key("fresh")
+            .body(ByteStream::from(new.clone()))
+            .checksum_sha256(sha256_b64(b"x"));
         assert_s3_error(req.send().await, 400, "BadDigest");
         assert_s3_error(c.get_object().bucket(&b).key("fresh").send().await, 404, "NoSuchKey");
     }
@@ -510,12 +799,25 @@ async fn a_wrong_checksum_is_bad_digest_and_leaves_the_key_unchanged() {
             SECRET_KEY,
             SystemTime::now(),
         );
-        let h: Vec<(&str, &str)> = headers.iter().filter(|(k, _)| k != "host").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(k, _)| k != "host")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let resp = raw_request("PUT", &url, &h, body).await;
         match want {
             Some(code) => {
-                assert_eq!((resp.status, resp.error_code().as_deref()), (400, Some(code)), "wrong trailer checksum: {}", resp.text());
-                assert_eq!(get(c, &b, "k").await, old, "a PUT with a wrong trailer checksum changed the key");
+                assert_eq!(
+                    (resp.status, resp.error_code().as_deref()),
+                    (400, Some(code)),
+                    "wrong trailer checksum: {}",
+                    resp.text()
+                );
+                assert_eq!(
+                    get(c, &b, "k").await,
+                    old,
+                    "a PUT with a wrong trailer checksum changed the key"
+                );
             }
             None => {
                 assert_eq!(resp.status, 200, "a correct trailer checksum: {}", resp.text());
@@ -531,15 +833,27 @@ async fn content_md5_is_checked() {
     let c = &s.client;
     let b = s.bucket("md5").await;
     let data = random_bytes(70_000);
-    let put_md5 =
-        |md5: String, body: &[u8]| c.put_object().bucket(&b).key("k").content_md5(md5).body(ByteStream::from(body.to_vec())).send();
-    put_md5(md5_b64(&data), &data).await.unwrap_or_else(|e| panic!("a correct Content-MD5: {}", show(&e)));
+    let put_md5 = |md5: String, body: &[u8]| {
+        c.put_object()
+            .bucket(&b)
+            .key("k")
+            .content_md5(md5)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+    };
+    put_md5(md5_b64(&data), &data)
+        .await
+        .unwrap_or_else(|e| panic!("a correct Content-MD5: {}", show(&e)));
     assert_eq!(get(c, &b, "k").await, data);
     let other = random_bytes(70_000);
     assert_s3_error(put_md5(md5_b64(b"something else"), &other).await, 400, "BadDigest");
     assert_s3_error(put_md5("not base64!!".into(), &other).await, 400, "InvalidDigest");
     assert_s3_error(put_md5(b64(b"short"), &other).await, 400, "InvalidDigest");
-    assert_eq!(get(c, &b, "k").await, data, "a PUT with a wrong Content-MD5 changed the key");
+    assert_eq!(
+        get(c, &b, "k").await,
+        data,
+        "a PUT with a wrong Content-MD5 changed the key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -561,7 +875,11 @@ async fn signed_streaming_chunks_are_verified() {
             let (headers, seed) = sign_v4(
                 "PUT",
                 &url,
-                &[("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", &len), ("content-length", &clen)],
+                &[
+                    ("content-encoding", "aws-chunked"),
+                    ("x-amz-decoded-content-length", &len),
+                    ("content-length", &clen),
+                ],
                 "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
                 SECRET_KEY,
                 now,
@@ -573,17 +891,29 @@ async fn signed_streaming_chunks_are_verified() {
                 let at = body.len() / 2;
                 body[at] ^= 0x55;
             }
-            let h: Vec<(&str, &str)> = headers.iter().filter(|(k, _)| k != "host").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .filter(|(k, _)| k != "host")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             raw_request("PUT", &url, &h, body).await
         }
     };
     let ok = send("good", false).await;
     assert_eq!(ok.status, 200, "signed streaming PUT: {}", ok.text());
-    assert_eq!(ok.headers.get("etag").and_then(|v| v.to_str().ok()), Some(etag_of(&data).as_str()));
+    assert_eq!(
+        ok.headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag_of(&data).as_str())
+    );
     assert_eq!(get(c, &b, "good").await, data);
 
     let bad = send("tampered", true).await;
-    assert_eq!((bad.status, bad.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")), "tampered chunk: {}", bad.text());
+    assert_eq!(
+        (bad.status, bad.error_code().as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "tampered chunk: {}",
+        bad.text()
+    );
     assert_s3_error(c.get_object().bucket(&b).key("tampered").send().await, 404, "NoSuchKey");
 }
 
@@ -620,13 +950,19 @@ async fn copy_object_with_copy_and_replace_directives() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("CopyObject: {}", show(&e)));
-    assert_eq!(out.copy_object_result().and_then(|r| r.e_tag()), Some(etag_of(&data).as_str()));
+    assert_eq!(
+        out.copy_object_result().and_then(|r| r.e_tag()),
+        Some(etag_of(&data).as_str())
+    );
     assert_eq!(get(c, &b, "copy/default").await, data);
     let h = head(c, &b, "copy/default").await;
     assert_eq!(h.content_type(), Some("text/x-source"));
     assert_eq!(h.metadata(), Some(&map(&[("origin", "source")])));
     assert_eq!(h.e_tag(), Some(etag_of(&data).as_str()));
-    assert_eq!(tags(c, &b, "copy/default").await, BTreeMap::from([("t".to_owned(), "1".to_owned())]));
+    assert_eq!(
+        tags(c, &b, "copy/default").await,
+        BTreeMap::from([("t".to_owned(), "1".to_owned())])
+    );
 
     // REPLACE: the request's metadata and tags instead.
     c.copy_object()
@@ -645,10 +981,17 @@ async fn copy_object_with_copy_and_replace_directives() {
     let h = head(c, &other, "copy/replaced").await;
     assert_eq!(h.content_type(), Some("application/json"));
     assert_eq!(h.metadata(), Some(&map(&[("fresh", "yes")])));
-    assert_eq!(tags(c, &other, "copy/replaced").await, BTreeMap::from([("n".to_owned(), "2".to_owned())]));
+    assert_eq!(
+        tags(c, &other, "copy/replaced").await,
+        BTreeMap::from([("n".to_owned(), "2".to_owned())])
+    );
 
     // Onto itself: only legal when something changes.
-    assert_s3_error(c.copy_object().bucket(&b).key(src).copy_source(&source).send().await, 400, "InvalidRequest");
+    assert_s3_error(
+        c.copy_object().bucket(&b).key(src).copy_source(&source).send().await,
+        400,
+        "InvalidRequest",
+    );
     c.copy_object()
         .bucket(&b)
         .key(src)
@@ -658,7 +1001,10 @@ async fn copy_object_with_copy_and_replace_directives() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("CopyObject onto itself with REPLACE: {}", show(&e)));
-    assert_eq!(head(c, &b, src).await.metadata(), Some(&map(&[("origin", "rewritten")])));
+    assert_eq!(
+        head(c, &b, src).await.metadata(),
+        Some(&map(&[("origin", "rewritten")]))
+    );
     assert_eq!(get(c, &b, src).await, data);
 
     // Conditions on the source, and a missing source.
@@ -673,9 +1019,34 @@ async fn copy_object_with_copy_and_replace_directives() {
         412,
         "PreconditionFailed",
     );
-    c.copy_object().bucket(&b).key("copy/cond").copy_source(&source).copy_source_if_match(etag_of(&data)).send().await.unwrap();
-    assert_s3_error(c.copy_object().bucket(&b).key("copy/x").copy_source(format!("{b}/missing")).send().await, 404, "NoSuchKey");
-    assert_s3_error(c.copy_object().bucket(&b).key("copy/x").copy_source("no-such-bucket/k").send().await, 404, "NoSuchBucket");
+    c.copy_object()
+        .bucket(&b)
+        .key("copy/cond")
+        .copy_source(&source)
+        .copy_source_if_match(etag_of(&data))
+        .send()
+        .await
+        .unwrap();
+    assert_s3_error(
+        c.copy_object()
+            .bucket(&b)
+            .key("copy/x")
+            .copy_source(format!("{b}/missing"))
+            .send()
+            .await,
+        404,
+        "NoSuchKey",
+    );
+    assert_s3_error(
+        c.copy_object()
+            .bucket(&b)
+            .key("copy/x")
+            .copy_source("no-such-bucket/k")
+            .send()
+            .await,
+        404,
+        "NoSuchBucket",
+    );
     assert_s3_error(c.get_object().bucket(&b).key("copy/x").send().await, 404, "NoSuchKey");
 
     // The copy is a copy: overwriting the source leaves it alone.
@@ -691,33 +1062,71 @@ async fn delete_object_and_delete_objects_quiet_and_verbose() {
     for k in ["a", "b", "c", "d", "e", "sp ace/ü"] {
         put(c, &b, k, &random_bytes(100)).await;
     }
-    c.delete_object().bucket(&b).key("a").send().await.unwrap_or_else(|e| panic!("DeleteObject: {}", show(&e)));
+    c.delete_object()
+        .bucket(&b)
+        .key("a")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteObject: {}", show(&e)));
     assert_s3_error(c.get_object().bucket(&b).key("a").send().await, 404, "NoSuchKey");
-    c.delete_object().bucket(&b).key("a").send().await.unwrap_or_else(|e| panic!("DeleteObject of a missing key succeeds: {}", show(&e)));
+    c.delete_object()
+        .bucket(&b)
+        .key("a")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteObject of a missing key succeeds: {}", show(&e)));
 
-    let ids = |keys: &[&str]| keys.iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect::<Vec<_>>();
+    let ids = |keys: &[&str]| {
+        keys.iter()
+            .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+            .collect::<Vec<_>>()
+    };
     let out = c
         .delete_objects()
         .bucket(&b)
-        .delete(Delete::builder().set_objects(Some(ids(&["b", "c", "never-there", "sp ace/ü"]))).build().unwrap())
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids(&["b", "c", "never-there", "sp ace/ü"])))
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_or_else(|e| panic!("DeleteObjects: {}", show(&e)));
     let deleted: BTreeSet<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
-    assert_eq!(deleted, BTreeSet::from(["b", "c", "never-there", "sp ace/ü"]), "verbose DeleteObjects reports every key");
+    assert_eq!(
+        deleted,
+        BTreeSet::from(["b", "c", "never-there", "sp ace/ü"]),
+        "verbose DeleteObjects reports every key"
+    );
     assert!(out.errors().is_empty(), "{:?}", out.errors());
 
     let out = c
         .delete_objects()
         .bucket(&b)
-        .delete(Delete::builder().set_objects(Some(ids(&["d", "e"]))).quiet(true).build().unwrap())
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids(&["d", "e"])))
+                .quiet(true)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_or_else(|e| panic!("DeleteObjects quiet: {}", show(&e)));
-    assert!(out.deleted().is_empty(), "quiet DeleteObjects reports only errors: {:?}", out.deleted());
+    assert!(
+        out.deleted().is_empty(),
+        "quiet DeleteObjects reports only errors: {:?}",
+        out.deleted()
+    );
     assert!(out.errors().is_empty(), "{:?}", out.errors());
     assert_eq!(list_keys(c, &b).await, Vec::<String>::new());
-    assert_eq!(s.blob_files().len(), 0, "deleted objects left blob files behind: {:?}", s.blob_files());
+    assert_eq!(
+        s.blob_files().len(),
+        0,
+        "deleted objects left blob files behind: {:?}",
+        s.blob_files()
+    );
 }
 
 /// One ListObjectsV2 page as (keys, common prefixes, truncated, next token).
@@ -731,8 +1140,16 @@ async fn list_v2(c: &Client, b: &str, prefix: Option<&str>, delimiter: Option<&s
         .await
         .unwrap_or_else(|e| panic!("ListObjectsV2 prefix={prefix:?} delimiter={delimiter:?}: {}", show(&e)));
     assert_eq!(out.is_truncated(), Some(false));
-    let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
-    let cps: Vec<String> = out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)).collect();
+    let keys: Vec<String> = out
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    let cps: Vec<String> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix().map(str::to_owned))
+        .collect();
     assert_eq!(out.key_count(), Some((keys.len() + cps.len()) as i32), "KeyCount");
     (keys, cps)
 }
@@ -759,29 +1176,61 @@ async fn list_v1_and_v2_with_prefix_delimiter_and_pagination() {
         assert!(o.last_modified().is_some());
     }
     assert_eq!(list_v2(c, &b, None, None).await, (strs(&all), vec![]));
-    assert_eq!(list_v2(c, &b, None, Some("/")).await, (strs(&["a", "b", "z"]), strs(&["a/", "c/"])));
-    assert_eq!(list_v2(c, &b, Some("a/"), Some("/")).await, (strs(&["a/1", "a/2"]), strs(&["a/b/"])));
-    assert_eq!(list_v2(c, &b, Some("c/"), None).await, (strs(&["c/d/e", "c/f"]), vec![]));
+    assert_eq!(
+        list_v2(c, &b, None, Some("/")).await,
+        (strs(&["a", "b", "z"]), strs(&["a/", "c/"]))
+    );
+    assert_eq!(
+        list_v2(c, &b, Some("a/"), Some("/")).await,
+        (strs(&["a/1", "a/2"]), strs(&["a/b/"]))
+    );
+    assert_eq!(
+        list_v2(c, &b, Some("c/"), None).await,
+        (strs(&["c/d/e", "c/f"]), vec![])
+    );
     assert_eq!(list_v2(c, &b, Some("a/b"), Some("/")).await, (vec![], strs(&["a/b/"])));
     assert_eq!(list_v2(c, &b, Some("nothing"), Some("/")).await, (vec![], vec![]));
     // An empty delimiter groups nothing.
     assert_eq!(list_v2(c, &b, None, Some("")).await, (strs(&all), vec![]));
     // A multi-character delimiter.
-    assert_eq!(list_v2(c, &b, None, Some("/b/")).await, (strs(&["a", "a/1", "a/2", "b", "c/d/e", "c/f", "z"]), strs(&["a/b/"])));
+    assert_eq!(
+        list_v2(c, &b, None, Some("/b/")).await,
+        (strs(&["a", "a/1", "a/2", "b", "c/d/e", "c/f", "z"]), strs(&["a/b/"]))
+    );
 
     // V2 pages of 2 with a delimiter: keys and common prefixes share the page budget.
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let out = c.list_objects_v2().bucket(&b).delimiter("/").max_keys(2).set_continuation_token(token.clone()).send().await.unwrap();
+        let out = c
+            .list_objects_v2()
+            .bucket(&b)
+            .delimiter("/")
+            .max_keys(2)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
         pages += 1;
-        let mut page: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
-        page.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+        let mut page: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        page.extend(
+            out.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
         assert!(page.len() <= 2, "a page of max-keys 2 held {page:?}");
         seen.extend(page);
         if out.is_truncated() == Some(true) {
-            token = Some(out.next_continuation_token().expect("a truncated V2 page has a NextContinuationToken").to_owned());
+            token = Some(
+                out.next_continuation_token()
+                    .expect("a truncated V2 page has a NextContinuationToken")
+                    .to_owned(),
+            );
         } else {
             break;
         }
@@ -803,26 +1252,57 @@ async fn list_v1_and_v2_with_prefix_delimiter_and_pagination() {
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let out = c.list_objects().bucket(&b).max_keys(4).set_marker(marker.clone()).send().await.unwrap();
-        let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        let out = c
+            .list_objects()
+            .bucket(&b)
+            .max_keys(4)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
         assert!(keys.len() <= 4);
         seen.extend(keys.iter().cloned());
         if out.is_truncated() != Some(true) {
             break;
         }
-        marker = Some(out.next_marker().map(str::to_owned).unwrap_or_else(|| keys.last().unwrap().clone()));
+        marker = Some(
+            out.next_marker()
+                .map(str::to_owned)
+                .unwrap_or_else(|| keys.last().unwrap().clone()),
+        );
     }
     assert_eq!(seen, strs(&all), "V1 pages");
     let mut seen = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let out = c.list_objects().bucket(&b).delimiter("/").max_keys(2).set_marker(marker.clone()).send().await.unwrap();
+        let out = c
+            .list_objects()
+            .bucket(&b)
+            .delimiter("/")
+            .max_keys(2)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
         seen.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
-        seen.extend(out.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+        seen.extend(
+            out.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
         if out.is_truncated() != Some(true) {
             break;
         }
-        marker = Some(out.next_marker().expect("a truncated V1 page with a delimiter has a NextMarker").to_owned());
+        marker = Some(
+            out.next_marker()
+                .expect("a truncated V1 page with a delimiter has a NextMarker")
+                .to_owned(),
+        );
     }
     seen.sort();
     assert_eq!(seen, strs(&["a", "a/", "b", "c/", "z"]), "V1 pages with delimiter");
@@ -855,7 +1335,13 @@ async fn the_paginator_walks_more_than_1000_keys() {
     assert_eq!(sizes, [1000, 103], "default pages hold 1000 keys");
     assert_eq!(got, keys);
 
-    let mut pages = c.list_objects_v2().bucket(b).prefix("k/").max_keys(300).into_paginator().send();
+    let mut pages = c
+        .list_objects_v2()
+        .bucket(b)
+        .prefix("k/")
+        .max_keys(300)
+        .into_paginator()
+        .send();
     let mut sizes = Vec::new();
     let mut got = Vec::new();
     while let Some(page) = pages.next().await {
@@ -877,7 +1363,16 @@ async fn encoding_type_url_escapes_keys_that_xml_cannot_carry() {
     let s = TestServer::start();
     let c = &s.client;
     let b = s.bucket("encoding").await;
-    let keys = ["plain", "with space", "plus+sign", "pct%41", "ünïcødé/ö", "amp&<gt>", "ctrl\u{1}char", "dir/sub dir/x"];
+    let keys = [
+        "plain",
+        "with space",
+        "plus+sign",
+        "pct%41",
+        "ünïcødé/ö",
+        "amp&<gt>",
+        "ctrl\u{1}char",
+        "dir/sub dir/x",
+    ];
     for k in keys {
         put(c, &b, k, k.as_bytes()).await;
     }
@@ -890,15 +1385,37 @@ async fn encoding_type_url_escapes_keys_that_xml_cannot_carry() {
         .unwrap_or_else(|e| panic!("ListObjectsV2 encoding-type=url: {}", show(&e)));
     assert_eq!(out.encoding_type(), Some(&EncodingType::Url));
     let raw: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
-    assert!(!raw.contains(&"with space") && !raw.iter().any(|k| k.contains('\u{1}')), "keys came back unencoded: {raw:?}");
+    assert!(
+        !raw.contains(&"with space") && !raw.iter().any(|k| k.contains('\u{1}')),
+        "keys came back unencoded: {raw:?}"
+    );
     let decoded: BTreeSet<String> = raw.iter().map(|k| url_decode(k)).collect();
     assert_eq!(decoded, keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>());
 
-    let out = c.list_objects_v2().bucket(&b).delimiter("/").prefix("dir/").encoding_type(EncodingType::Url).send().await.unwrap();
-    let cps: Vec<String> = out.common_prefixes().iter().filter_map(|p| p.prefix()).map(url_decode).collect();
+    let out = c
+        .list_objects_v2()
+        .bucket(&b)
+        .delimiter("/")
+        .prefix("dir/")
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    let cps: Vec<String> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .map(url_decode)
+        .collect();
     assert_eq!(cps, ["dir/sub dir/"]);
 
-    let out = c.list_objects().bucket(&b).encoding_type(EncodingType::Url).send().await.unwrap();
+    let out = c
+        .list_objects()
+        .bucket(&b)
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
     let decoded: BTreeSet<String> = out.contents().iter().filter_map(|o| o.key()).map(url_decode).collect();
     assert_eq!(decoded.len(), keys.len(), "V1 encoding-type=url");
     assert!(decoded.contains("ctrl\u{1}char"));
@@ -914,7 +1431,13 @@ async fn list_object_versions_shows_the_one_null_version_of_each_key() {
     let last = random_bytes(321);
     put(c, &b, "x/2", &last).await;
     put(c, &b, "y", b"y").await;
-    let out = c.list_object_versions().bucket(&b).prefix("x/").send().await.unwrap_or_else(|e| panic!("ListObjectVersions: {}", show(&e)));
+    let out = c
+        .list_object_versions()
+        .bucket(&b)
+        .prefix("x/")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListObjectVersions: {}", show(&e)));
     let got: Vec<(&str, &str, bool, i64, &str)> = out
         .versions()
         .iter()
@@ -928,7 +1451,13 @@ async fn list_object_versions_shows_the_one_null_version_of_each_key() {
             )
         })
         .collect();
-    assert_eq!(got, [("x/1", "null", true, 3, etag_of(b"one").as_str()), ("x/2", "null", true, 321, etag_of(&last).as_str())]);
+    assert_eq!(
+        got,
+        [
+            ("x/1", "null", true, 3, etag_of(b"one").as_str()),
+            ("x/2", "null", true, 321, etag_of(&last).as_str())
+        ]
+    );
     assert!(out.delete_markers().is_empty());
     let out = c.list_object_versions().bucket(&b).delimiter("/").send().await.unwrap();
     let keys: Vec<&str> = out.versions().iter().filter_map(|v| v.key()).collect();
@@ -943,7 +1472,12 @@ async fn list_object_versions_shows_the_one_null_version_of_each_key() {
 
 fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
-        .set_parts(Some(parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(*e).build()).collect()))
+        .set_parts(Some(
+            parts
+                .iter()
+                .map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(*e).build())
+                .collect(),
+        ))
         .build()
 }
 
@@ -994,7 +1528,11 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("UploadPartCopy 2: {}", show(&e)));
-    let e2 = copied.copy_part_result().and_then(|r| r.e_tag()).expect("CopyPartResult ETag").to_owned();
+    let e2 = copied
+        .copy_part_result()
+        .and_then(|r| r.e_tag())
+        .expect("CopyPartResult ETag")
+        .to_owned();
     assert_eq!(e2, etag_of(&p2));
     // Part 3 streams in aws-chunked with the default CRC32 trailer.
     let e3 = c
@@ -1012,12 +1550,36 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .to_owned();
     assert_eq!(e3, etag_of(&p3));
 
-    let parts =
-        c.list_parts().bucket(&b).key("big/object").upload_id(&id).send().await.unwrap_or_else(|e| panic!("ListParts: {}", show(&e)));
-    let listed: Vec<(i32, i64, &str)> =
-        parts.parts().iter().map(|p| (p.part_number().unwrap(), p.size().unwrap(), p.e_tag().unwrap())).collect();
-    assert_eq!(listed, [(1, p1.len() as i64, e1.as_str()), (2, p2.len() as i64, e2.as_str()), (3, p3.len() as i64, e3.as_str())]);
-    let parts = c.list_parts().bucket(&b).key("big/object").upload_id(&id).max_parts(2).send().await.unwrap();
+    let parts = c
+        .list_parts()
+        .bucket(&b)
+        .key("big/object")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListParts: {}", show(&e)));
+    let listed: Vec<(i32, i64, &str)> = parts
+        .parts()
+        .iter()
+        .map(|p| (p.part_number().unwrap(), p.size().unwrap(), p.e_tag().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (1, p1.len() as i64, e1.as_str()),
+            (2, p2.len() as i64, e2.as_str()),
+            (3, p3.len() as i64, e3.as_str())
+        ]
+    );
+    let parts = c
+        .list_parts()
+        .bucket(&b)
+        .key("big/object")
+        .upload_id(&id)
+        .max_parts(2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(parts.parts().len(), 2);
     assert_eq!(parts.is_truncated(), Some(true));
     let rest = c
@@ -1029,14 +1591,33 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .send()
         .await
         .unwrap();
-    assert_eq!(rest.parts().iter().map(|p| p.part_number().unwrap()).collect::<Vec<_>>(), [3]);
+    assert_eq!(
+        rest.parts()
+            .iter()
+            .map(|p| p.part_number().unwrap())
+            .collect::<Vec<_>>(),
+        [3]
+    );
 
-    let uploads = c.list_multipart_uploads().bucket(&b).send().await.unwrap_or_else(|e| panic!("ListMultipartUploads: {}", show(&e)));
-    let listed: Vec<(&str, &str)> = uploads.uploads().iter().map(|u| (u.key().unwrap(), u.upload_id().unwrap())).collect();
+    let uploads = c
+        .list_multipart_uploads()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListMultipartUploads: {}", show(&e)));
+    let listed: Vec<(&str, &str)> = uploads
+        .uploads()
+        .iter()
+        .map(|u| (u.key().unwrap(), u.upload_id().unwrap()))
+        .collect();
     assert_eq!(listed, [("big/object", id.as_str())]);
 
     // Not visible before completion.
-    assert_s3_error(c.get_object().bucket(&b).key("big/object").send().await, 404, "NoSuchKey");
+    assert_s3_error(
+        c.get_object().bucket(&b).key("big/object").send().await,
+        404,
+        "NoSuchKey",
+    );
 
     let done = c
         .complete_multipart_upload()
@@ -1048,7 +1629,11 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .await
         .unwrap_or_else(|e| panic!("CompleteMultipartUpload: {}", show(&e)));
     let want_etag = multipart_etag(&[&p1, &p2, &p3]);
-    assert_eq!(done.e_tag(), Some(want_etag.as_str()), "the multipart ETag is MD5(part MD5s)-N");
+    assert_eq!(
+        done.e_tag(),
+        Some(want_etag.as_str()),
+        "the multipart ETag is MD5(part MD5s)-N"
+    );
     assert!(want_etag.ends_with("-3\""));
 
     let whole: Vec<u8> = [p1.as_slice(), &p2, &p3].concat();
@@ -1057,7 +1642,10 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
     assert_eq!(got.content_type(), Some("application/x-big"));
     assert_eq!(got.metadata(), Some(&map(&[("kind", "multipart")])));
     assert_eq!(got.content_length(), Some(whole.len() as i64));
-    assert!(body_bytes(got.body).await == whole, "the completed object is the parts, in order");
+    assert!(
+        body_bytes(got.body).await == whole,
+        "the completed object is the parts, in order"
+    );
 
     // partNumber reads.
     let h = c
@@ -1080,17 +1668,43 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .unwrap_or_else(|e| panic!("GetObject partNumber=3: {}", show(&e)));
     assert_eq!(got.parts_count(), Some(3));
     let start = p1.len() + p2.len();
-    assert_eq!(got.content_range(), Some(format!("bytes {start}-{}/{}", whole.len() - 1, whole.len()).as_str()));
+    assert_eq!(
+        got.content_range(),
+        Some(format!("bytes {start}-{}/{}", whole.len() - 1, whole.len()).as_str())
+    );
     assert!(body_bytes(got.body).await == p3);
-    assert_s3_error(c.get_object().bucket(&b).key("big/object").part_number(4).send().await, 416, "InvalidPartNumber");
+    assert_s3_error(
+        c.get_object().bucket(&b).key("big/object").part_number(4).send().await,
+        416,
+        "InvalidPartNumber",
+    );
     // A range across the part 1 / part 2 boundary.
     let (lo, hi) = (MIN_PART - 10, MIN_PART + 9);
-    let got = c.get_object().bucket(&b).key("big/object").range(format!("bytes={lo}-{hi}")).send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket(&b)
+        .key("big/object")
+        .range(format!("bytes={lo}-{hi}"))
+        .send()
+        .await
+        .unwrap();
     assert!(body_bytes(got.body).await == whole[lo..=hi]);
 
     // The upload is gone; the listing shows the object.
-    assert!(c.list_multipart_uploads().bucket(&b).send().await.unwrap().uploads().is_empty());
-    assert_s3_error(c.list_parts().bucket(&b).key("big/object").upload_id(&id).send().await, 404, "NoSuchUpload");
+    assert!(
+        c.list_multipart_uploads()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
+    assert_s3_error(
+        c.list_parts().bucket(&b).key("big/object").upload_id(&id).send().await,
+        404,
+        "NoSuchUpload",
+    );
     let out = c.list_objects_v2().bucket(&b).prefix("big/").send().await.unwrap();
     assert_eq!(out.contents()[0].size(), Some(whole.len() as i64));
     assert_eq!(out.contents()[0].e_tag(), Some(want_etag.as_str()));
@@ -1107,7 +1721,11 @@ async fn multipart_upload_with_a_copied_part_completes_into_one_object() {
         .await
         .unwrap_or_else(|e| panic!("partNumber=1 of a plain object: {}", show(&e)));
     assert!(body_bytes(got.body).await == source);
-    assert_s3_error(c.get_object().bucket(&b).key("copy-source").part_number(2).send().await, 416, "InvalidPartNumber");
+    assert_s3_error(
+        c.get_object().bucket(&b).key("copy-source").part_number(2).send().await,
+        416,
+        "InvalidPartNumber",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1116,30 +1734,66 @@ async fn multipart_errors_invalid_part_order_too_small_no_such_upload_and_abort(
     let c = &s.client;
     let b = s.bucket("mp-errors").await;
     let key = "target";
-    let id = c.create_multipart_upload().bucket(&b).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
-    let upload =
-        |n: i32, data: Vec<u8>| c.upload_part().bucket(&b).key(key).upload_id(&id).part_number(n).body(ByteStream::from(data)).send();
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let upload = |n: i32, data: Vec<u8>| {
+        c.upload_part()
+            .bucket(&b)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(data))
+            .send()
+    };
     let small1 = random_bytes(KIB);
     let small2 = random_bytes(2 * KIB);
     let e1 = upload(1, small1.clone()).await.unwrap().e_tag().unwrap().to_owned();
     let e2 = upload(2, small2.clone()).await.unwrap().e_tag().unwrap().to_owned();
     let complete = |parts: &[(i32, &str)], upload_id: &str| {
-        c.complete_multipart_upload().bucket(&b).key(key).upload_id(upload_id).multipart_upload(completed(parts)).send()
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(completed(parts))
+            .send()
     };
 
     assert_s3_error(complete(&[(1, &e1), (2, &e2)], &id).await, 400, "EntityTooSmall");
     assert_s3_error(complete(&[(2, &e2), (1, &e1)], &id).await, 400, "InvalidPartOrder");
     assert_s3_error(complete(&[(1, &e1), (1, &e1)], &id).await, 400, "InvalidPartOrder");
-    assert_s3_error(complete(&[(1, "\"0123456789abcdef0123456789abcdef\"")], &id).await, 400, "InvalidPart");
+    assert_s3_error(
+        complete(&[(1, "\"0123456789abcdef0123456789abcdef\"")], &id).await,
+        400,
+        "InvalidPart",
+    );
     assert_s3_error(complete(&[(7, &e1)], &id).await, 400, "InvalidPart");
     assert_s3_error(complete(&[(1, &e1)], "no-such-upload-id").await, 404, "NoSuchUpload");
     assert_s3_error(
-        c.upload_part().bucket(&b).key(key).upload_id("no-such-upload-id").part_number(1).body(ByteStream::from_static(b"x")).send().await,
+        c.upload_part()
+            .bucket(&b)
+            .key(key)
+            .upload_id("no-such-upload-id")
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
         404,
         "NoSuchUpload",
     );
     // An upload id belongs to its key.
-    assert_s3_error(c.list_parts().bucket(&b).key("another-key").upload_id(&id).send().await, 404, "NoSuchUpload");
+    assert_s3_error(
+        c.list_parts().bucket(&b).key("another-key").upload_id(&id).send().await,
+        404,
+        "NoSuchUpload",
+    );
     assert_s3_error(c.get_object().bucket(&b).key(key).send().await, 404, "NoSuchKey");
 
     // Re-uploading a part replaces it; the failed completes did not hurt the upload.
@@ -1147,16 +1801,40 @@ async fn multipart_errors_invalid_part_order_too_small_no_such_upload_and_abort(
     let e1b = upload(1, small1b.clone()).await.unwrap().e_tag().unwrap().to_owned();
     assert_s3_error(complete(&[(1, &e1)], &id).await, 400, "InvalidPart");
     // A single (last) part may be small. Part 2 was uploaded but not listed: it is dropped.
-    let done = complete(&[(1, &e1b)], &id).await.unwrap_or_else(|e| panic!("CompleteMultipartUpload with one part: {}", show(&e)));
+    let done = complete(&[(1, &e1b)], &id)
+        .await
+        .unwrap_or_else(|e| panic!("CompleteMultipartUpload with one part: {}", show(&e)));
     assert_eq!(done.e_tag(), Some(multipart_etag(&[&small1b]).as_str()));
     assert_eq!(get(c, &b, key).await, small1b);
     assert_s3_error(complete(&[(1, &e1b)], &id).await, 404, "NoSuchUpload");
-    assert_eq!(s.blob_files().len(), 1, "the unlisted part's blob was not freed: {:?}", s.blob_files());
+    assert_eq!(
+        s.blob_files().len(),
+        1,
+        "the unlisted part's blob was not freed: {:?}",
+        s.blob_files()
+    );
 
     // Conditional complete.
-    let id2 = c.create_multipart_upload().bucket(&b).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
-    let e =
-        c.upload_part().bucket(&b).key(key).upload_id(&id2).part_number(1).body(ByteStream::from_static(b"other")).send().await.unwrap();
+    let id2 = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let e = c
+        .upload_part()
+        .bucket(&b)
+        .key(key)
+        .upload_id(&id2)
+        .part_number(1)
+        .body(ByteStream::from_static(b"other"))
+        .send()
+        .await
+        .unwrap();
     let e = e.e_tag().unwrap().to_owned();
     assert_s3_error(
         c.complete_multipart_upload()
@@ -1180,21 +1858,71 @@ async fn multipart_errors_invalid_part_order_too_small_no_such_upload_and_abort(
         .send()
         .await
         .unwrap_or_else(|e| panic!("AbortMultipartUpload: {}", show(&e)));
-    assert_s3_error(c.list_parts().bucket(&b).key(key).upload_id(&id2).send().await, 404, "NoSuchUpload");
     assert_s3_error(
-        c.upload_part().bucket(&b).key(key).upload_id(&id2).part_number(2).body(ByteStream::from_static(b"late")).send().await,
+        c.list_parts().bucket(&b).key(key).upload_id(&id2).send().await,
+        404,
+        "NoSuchUpload",
+    );
+    assert_s3_error(
+        c.upload_part()
+            .bucket(&b)
+            .key(key)
+            .upload_id(&id2)
+            .part_number(2)
+            .body(ByteStream::from_static(b"late"))
+            .send()
+            .await,
         404,
         "NoSuchUpload",
     );
     assert_s3_error(complete(&[(1, &e)], &id2).await, 404, "NoSuchUpload");
-    assert_s3_error(c.abort_multipart_upload().bucket(&b).key(key).upload_id(&id2).send().await, 404, "NoSuchUpload");
-    assert!(c.list_multipart_uploads().bucket(&b).send().await.unwrap().uploads().is_empty());
+    assert_s3_error(
+        c.abort_multipart_upload()
+            .bucket(&b)
+            .key(key)
+            .upload_id(&id2)
+            .send()
+            .await,
+        404,
+        "NoSuchUpload",
+    );
+    assert!(
+        c.list_multipart_uploads()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
     assert_eq!(get(c, &b, key).await, small1b);
-    assert_eq!(s.blob_files().len(), 1, "an aborted upload left blob files: {:?}", s.blob_files());
+    assert_eq!(
+        s.blob_files().len(),
+        1,
+        "an aborted upload left blob files: {:?}",
+        s.blob_files()
+    );
     // Part numbers are 1..=10000.
-    let id3 = c.create_multipart_upload().bucket(&b).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+    let id3 = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     for n in [0, 10_001] {
-        let r = c.upload_part().bucket(&b).key(key).upload_id(&id3).part_number(n).body(ByteStream::from_static(b"x")).send().await;
+        let r = c
+            .upload_part()
+            .bucket(&b)
+            .key(key)
+            .upload_id(&id3)
+            .part_number(n)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await;
         assert_s3_error(r, 400, "InvalidArgument");
     }
 }
@@ -1230,7 +1958,13 @@ async fn multipart_with_crc32_has_a_composite_checksum() {
             .await
             .unwrap_or_else(|e| panic!("UploadPart {}: {}", i + 1, show(&e)));
         assert_eq!(out.checksum_crc32(), Some(crc32_b64(p).as_str()));
-        done.push(CompletedPart::builder().part_number(i as i32 + 1).e_tag(out.e_tag().unwrap()).checksum_crc32(crc32_b64(p)).build());
+        done.push(
+            CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(out.e_tag().unwrap())
+                .checksum_crc32(crc32_b64(p))
+                .build(),
+        );
     }
     let out = c
         .complete_multipart_upload()
@@ -1244,8 +1978,19 @@ async fn multipart_with_crc32_has_a_composite_checksum() {
     // COMPOSITE: CRC32 over the parts' raw CRC32s, then `-N`.
     let raw: Vec<u8> = parts.iter().flat_map(|p| b64_decode(&crc32_b64(p))).collect();
     let want = format!("{}-2", crc32_b64(&raw));
-    assert_eq!(out.checksum_crc32(), Some(want.as_str()), "CompleteMultipartUpload checksum");
-    let h = c.head_object().bucket(&b).key("k").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(
+        out.checksum_crc32(),
+        Some(want.as_str()),
+        "CompleteMultipartUpload checksum"
+    );
+    let h = c
+        .head_object()
+        .bucket(&b)
+        .key("k")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.checksum_crc32(), Some(want.as_str()), "HeadObject composite checksum");
     assert_eq!(get(c, &b, "k").await, parts.concat());
 }
@@ -1259,21 +2004,67 @@ async fn object_tagging_put_get_delete() {
     let s = TestServer::start();
     let c = &s.client;
     let b = s.bucket("tagging").await;
-    c.put_object().bucket(&b).key("k").tagging("project=keyless&tier=gold").body(ByteStream::from_static(b"x")).send().await.unwrap();
-    let want = BTreeMap::from([("project".to_owned(), "keyless".to_owned()), ("tier".to_owned(), "gold".to_owned())]);
+    c.put_object()
+        .bucket(&b)
+        .key("k")
+        .tagging("project=keyless&tier=gold")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let want = BTreeMap::from([
+        ("project".to_owned(), "keyless".to_owned()),
+        ("tier".to_owned(), "gold".to_owned()),
+    ]);
     assert_eq!(tags(c, &b, "k").await, want);
-    assert_eq!(c.get_object().bucket(&b).key("k").send().await.unwrap().tag_count(), Some(2));
+    assert_eq!(
+        c.get_object().bucket(&b).key("k").send().await.unwrap().tag_count(),
+        Some(2)
+    );
 
-    let tagging = Tagging::builder().tag_set(Tag::builder().key("env").value("test run").build().unwrap()).build().unwrap();
-    c.put_object_tagging().bucket(&b).key("k").tagging(tagging).send().await.unwrap_or_else(|e| panic!("PutObjectTagging: {}", show(&e)));
-    assert_eq!(tags(c, &b, "k").await, BTreeMap::from([("env".to_owned(), "test run".to_owned())]));
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key("env").value("test run").build().unwrap())
+        .build()
+        .unwrap();
+    c.put_object_tagging()
+        .bucket(&b)
+        .key("k")
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutObjectTagging: {}", show(&e)));
+    assert_eq!(
+        tags(c, &b, "k").await,
+        BTreeMap::from([("env".to_owned(), "test run".to_owned())])
+    );
     assert_eq!(get(c, &b, "k").await, b"x", "tagging does not touch the bytes");
 
-    c.delete_object_tagging().bucket(&b).key("k").send().await.unwrap_or_else(|e| panic!("DeleteObjectTagging: {}", show(&e)));
+    c.delete_object_tagging()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DeleteObjectTagging: {}", show(&e)));
     assert!(tags(c, &b, "k").await.is_empty());
-    assert_s3_error(c.get_object_tagging().bucket(&b).key("missing").send().await, 404, "NoSuchKey");
-    let tagging = Tagging::builder().tag_set(Tag::builder().key("a").value("b").build().unwrap()).build().unwrap();
-    assert_s3_error(c.put_object_tagging().bucket(&b).key("missing").tagging(tagging).send().await, 404, "NoSuchKey");
+    assert_s3_error(
+        c.get_object_tagging().bucket(&b).key("missing").send().await,
+        404,
+        "NoSuchKey",
+    );
+    let tagging = Tagging::builder()
+        .tag_set(Tag::builder().key("a").value("b").build().unwrap())
+        .build()
+        .unwrap();
+    assert_s3_error(
+        c.put_object_tagging()
+            .bucket(&b)
+            .key("missing")
+            .tagging(tagging)
+            .send()
+            .await,
+        404,
+        "NoSuchKey",
+    );
 }
 
 fn header_pairs(req: &aws_sdk_s3::presigning::PresignedRequest) -> Vec<(String, String)> {
@@ -1288,18 +2079,36 @@ async fn presigned_put_and_get_work_from_a_plain_http_client() {
     let data = random_bytes(150 * KIB);
     let five_min = PresigningConfig::expires_in(Duration::from_secs(300)).unwrap();
 
-    let req = c.put_object().bucket(&b).key("pre/signed file.bin").presigned(five_min.clone()).await.unwrap();
+    let req = c
+        .put_object()
+        .bucket(&b)
+        .key("pre/signed file.bin")
+        .presigned(five_min.clone())
+        .await
+        .unwrap();
     assert!(req.uri().contains("X-Amz-Signature="), "{}", req.uri());
     let h = header_pairs(&req);
     let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let resp = raw_request("PUT", req.uri(), &h, data.clone()).await;
     assert_eq!(resp.status, 200, "presigned PUT: {}", resp.text());
-    assert_eq!(resp.headers.get("etag").and_then(|v| v.to_str().ok()), Some(etag_of(&data).as_str()));
+    assert_eq!(
+        resp.headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag_of(&data).as_str())
+    );
 
-    let req = c.get_object().bucket(&b).key("pre/signed file.bin").presigned(five_min.clone()).await.unwrap();
+    let req = c
+        .get_object()
+        .bucket(&b)
+        .key("pre/signed file.bin")
+        .presigned(five_min.clone())
+        .await
+        .unwrap();
     let resp = raw_request("GET", req.uri(), &[], Vec::new()).await;
     assert_eq!(resp.status, 200, "presigned GET: {}", resp.text());
-    assert!(resp.body.as_ref() == data.as_slice(), "presigned GET returned other bytes");
+    assert!(
+        resp.body.as_ref() == data.as_slice(),
+        "presigned GET returned other bytes"
+    );
 
     // A tampered signature.
     let uri = req.uri().to_owned();
@@ -1307,13 +2116,29 @@ async fn presigned_put_and_get_work_from_a_plain_http_client() {
     let flipped = if &uri[i..i + 1] == "0" { "1" } else { "0" };
     let bad = format!("{}{flipped}{}", &uri[..i], &uri[i + 1..]);
     let resp = raw_request("GET", &bad, &[], Vec::new()).await;
-    assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")), "tampered: {}", resp.text());
+    assert_eq!(
+        (resp.status, resp.error_code().as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "tampered: {}",
+        resp.text()
+    );
 
     // A URL for another key does not open this one.
-    let other = c.get_object().bucket(&b).key("pre/other").presigned(five_min.clone()).await.unwrap();
+    let other = c
+        .get_object()
+        .bucket(&b)
+        .key("pre/other")
+        .presigned(five_min.clone())
+        .await
+        .unwrap();
     let swapped = other.uri().replace("pre/other", "pre/signed%20file.bin");
     let resp = raw_request("GET", &swapped, &[], Vec::new()).await;
-    assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")), "swapped key: {}", resp.text());
+    assert_eq!(
+        (resp.status, resp.error_code().as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "swapped key: {}",
+        resp.text()
+    );
 
     // An expired URL.
     let expired = PresigningConfig::builder()
@@ -1321,14 +2146,36 @@ async fn presigned_put_and_get_work_from_a_plain_http_client() {
         .expires_in(Duration::from_secs(60))
         .build()
         .unwrap();
-    let req = c.get_object().bucket(&b).key("pre/signed file.bin").presigned(expired).await.unwrap();
+    let req = c
+        .get_object()
+        .bucket(&b)
+        .key("pre/signed file.bin")
+        .presigned(expired)
+        .await
+        .unwrap();
     let resp = raw_request("GET", req.uri(), &[], Vec::new()).await;
-    assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("AccessDenied")), "expired: {}", resp.text());
+    assert_eq!(
+        (resp.status, resp.error_code().as_deref()),
+        (403, Some("AccessDenied")),
+        "expired: {}",
+        resp.text()
+    );
 
     // A presigned PUT cannot be replayed as a different method.
-    let req = c.put_object().bucket(&b).key("pre/signed file.bin").presigned(five_min).await.unwrap();
+    let req = c
+        .put_object()
+        .bucket(&b)
+        .key("pre/signed file.bin")
+        .presigned(five_min)
+        .await
+        .unwrap();
     let resp = raw_request("DELETE", req.uri(), &[], Vec::new()).await;
-    assert_eq!((resp.status, resp.error_code().as_deref()), (403, Some("SignatureDoesNotMatch")), "method swap: {}", resp.text());
+    assert_eq!(
+        (resp.status, resp.error_code().as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "method swap: {}",
+        resp.text()
+    );
     assert_eq!(get(c, &b, "pre/signed file.bin").await, data);
 }
 
@@ -1340,21 +2187,49 @@ async fn wrong_credentials_are_refused_with_the_right_code() {
 
     let wrong_secret = s.client_with(ACCESS_KEY, "not-the-secret");
     assert_s3_error(wrong_secret.list_buckets().send().await, 403, "SignatureDoesNotMatch");
-    assert_s3_error(wrong_secret.get_object().bucket(&b).key("k").send().await, 403, "SignatureDoesNotMatch");
     assert_s3_error(
-        wrong_secret.put_object().bucket(&b).key("k").body(ByteStream::from_static(b"overwritten")).send().await,
+        wrong_secret.get_object().bucket(&b).key("k").send().await,
         403,
         "SignatureDoesNotMatch",
     );
-    assert_s3_error(wrong_secret.delete_object().bucket(&b).key("k").send().await, 403, "SignatureDoesNotMatch");
+    assert_s3_error(
+        wrong_secret
+            .put_object()
+            .bucket(&b)
+            .key("k")
+            .body(ByteStream::from_static(b"overwritten"))
+            .send()
+            .await,
+        403,
+        "SignatureDoesNotMatch",
+    );
+    assert_s3_error(
+        wrong_secret.delete_object().bucket(&b).key("k").send().await,
+        403,
+        "SignatureDoesNotMatch",
+    );
 
     let unknown = s.client_with("AKIDUNKNOWNUNKNOWN", SECRET_KEY);
-    assert_s3_error(unknown.get_object().bucket(&b).key("k").send().await, 403, "InvalidAccessKeyId");
+    assert_s3_error(
+        unknown.get_object().bucket(&b).key("k").send().await,
+        403,
+        "InvalidAccessKeyId",
+    );
 
     let anonymous = raw_request("GET", &format!("{}/{b}/k", s.endpoint), &[], Vec::new()).await;
-    assert_eq!((anonymous.status, anonymous.error_code().as_deref()), (403, Some("AccessDenied")), "anonymous: {}", anonymous.text());
+    assert_eq!(
+        (anonymous.status, anonymous.error_code().as_deref()),
+        (403, Some("AccessDenied")),
+        "anonymous: {}",
+        anonymous.text()
+    );
     let anonymous = raw_request("PUT", &format!("{}/{b}/k", s.endpoint), &[], b"anon".to_vec()).await;
-    assert_eq!((anonymous.status, anonymous.error_code().as_deref()), (403, Some("AccessDenied")), "anonymous PUT: {}", anonymous.text());
+    assert_eq!(
+        (anonymous.status, anonymous.error_code().as_deref()),
+        (403, Some("AccessDenied")),
+        "anonymous PUT: {}",
+        anonymous.text()
+    );
 
     assert_eq!(get(&s.client, &b, "k").await, b"secret bytes");
     assert_eq!(list_keys(&s.client, &b).await, ["k"]);
@@ -1405,28 +2280,53 @@ async fn odd_keys_round_trip_and_never_become_paths() {
     }
     for k in &keys {
         assert!(get(c, &b, k).await == bodies[k], "{k:?}: wrong bytes");
-        assert_eq!(head(c, &b, k).await.content_length(), Some(bodies[k].len() as i64), "{k:?}");
+        assert_eq!(
+            head(c, &b, k).await.content_length(),
+            Some(bodies[k].len() as i64),
+            "{k:?}"
+        );
     }
     let mut want: Vec<String> = keys.clone();
     want.sort();
-    assert_eq!(list_keys(c, &b).await, want, "the listing holds each key exactly as written");
+    assert_eq!(
+        list_keys(c, &b).await,
+        want,
+        "the listing holds each key exactly as written"
+    );
 
     // 1025 bytes is one too many.
     let too_long = "k".repeat(1025);
-    assert_s3_error(c.put_object().bucket(&b).key(&too_long).body(ByteStream::from_static(b"x")).send().await, 400, "KeyTooLongError");
+    assert_s3_error(
+        c.put_object()
+            .bucket(&b)
+            .key(&too_long)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await,
+        400,
+        "KeyTooLongError",
+    );
 
     // Keys are never file names: nothing under the data dir is named after a key's segments,
     // and nothing escaped next to it.
-    let names: BTreeSet<String> =
-        paths_under(s.root_dir()).iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+    let names: BTreeSet<String> = paths_under(s.root_dir())
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
     for k in &keys {
         for seg in k.split('/').filter(|s| !s.is_empty() && *s != "." && *s != "..") {
-            assert!(!names.contains(seg), "the data dir holds a path named {seg:?} (from key {k:?})");
+            assert!(
+                !names.contains(seg),
+                "the data dir holds a path named {seg:?} (from key {k:?})"
+            );
         }
     }
     for e in std::fs::read_dir(s.root_dir()).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(name == "data" || name.starts_with("server-"), "something was written next to the data dir: {name:?}");
+        assert!(
+            name == "data" || name.starts_with("server-"),
+            "something was written next to the data dir: {name:?}"
+        );
     }
     assert_eq!(s.blob_files().len(), keys.len(), "one blob file per object");
 
@@ -1453,13 +2353,35 @@ async fn eventually_blob_count(s: &TestServer, want: usize) {
 
 /// Uploads `parts` as one multipart object.
 async fn put_multipart(c: &Client, bucket: &str, key: &str, parts: &[&[u8]]) {
-    let id = c.create_multipart_upload().bucket(bucket).key(key).send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let n = i as i32 + 1;
-        let out = c.upload_part().bucket(bucket).key(key).upload_id(&id).part_number(n).body(ByteStream::from(p.to_vec())).send().await;
+        let out = c
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(p.to_vec()))
+            .send()
+            .await;
         let out = out.unwrap_or_else(|e| panic!("UploadPart {n}: {}", show(&e)));
-        done.push(CompletedPart::builder().part_number(n).e_tag(out.e_tag().unwrap()).build());
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
     }
     c.complete_multipart_upload()
         .bucket(bucket)
@@ -1481,9 +2403,11 @@ async fn a_get_that_is_streaming_while_the_key_is_overwritten_finishes_with_the_
     let single = random_bytes(32 * MIB);
     let parts = [random_bytes(MIN_PART), random_bytes(MIN_PART), random_bytes(3 * MIB)];
     let multi = parts.concat();
-    for (case, old, delete) in
-        [("single-part, overwritten", &single, false), ("single-part, deleted", &single, true), ("multipart, overwritten", &multi, false)]
-    {
+    for (case, old, delete) in [
+        ("single-part, overwritten", &single, false),
+        ("single-part, deleted", &single, true),
+        ("multipart, overwritten", &multi, false),
+    ] {
         if case.starts_with("multipart") {
             put_multipart(c, &b, "k", &[&parts[0], &parts[1], &parts[2]]).await;
         } else {
@@ -1501,7 +2425,10 @@ async fn a_get_that_is_streaming_while_the_key_is_overwritten_finishes_with_the_
         } else {
             let new = random_bytes(MIB + 1);
             put(c, &b, "k", &new).await;
-            assert!(get(c, &b, "k").await == new, "{case}: a GET after the overwrite sees the new bytes");
+            assert!(
+                get(c, &b, "k").await == new,
+                "{case}: a GET after the overwrite sees the new bytes"
+            );
         }
         while let Some(chunk) = body.next().await {
             got.extend_from_slice(&chunk.unwrap_or_else(|e| panic!("{case}: the streaming GET broke off: {e}")));
@@ -1533,7 +2460,11 @@ async fn concurrent_puts_to_one_key_leave_exactly_one_body() {
                     let mut n = 0;
                     while !done.load(std::sync::atomic::Ordering::Relaxed) {
                         let got = get(&c, &b, "hot").await;
-                        assert_eq!(valid.get(&md5_hex(&got)), Some(&got.len()), "a GET during concurrent PUTs returned a mix");
+                        assert_eq!(
+                            valid.get(&md5_hex(&got)),
+                            Some(&got.len()),
+                            "a GET during concurrent PUTs returned a mix"
+                        );
                         n += 1;
                     }
                     n
@@ -1546,9 +2477,16 @@ async fn concurrent_puts_to_one_key_leave_exactly_one_body() {
             r.await.expect("reader task");
         }
         let got = get(c, &b, "hot").await;
-        assert!(bodies.contains(&got), "round {round}: the final body is none of the bodies PUT");
+        assert!(
+            bodies.contains(&got),
+            "round {round}: the final body is none of the bodies PUT"
+        );
         let h = head(c, &b, "hot").await;
-        assert_eq!(h.e_tag(), Some(etag_of(&got).as_str()), "round {round}: ETag and body disagree");
+        assert_eq!(
+            h.e_tag(),
+            Some(etag_of(&got).as_str()),
+            "round {round}: ETag and body disagree"
+        );
         assert_eq!(h.content_length(), Some(got.len() as i64));
     }
     eventually_blob_count(&s, 1).await;
@@ -1560,18 +2498,46 @@ async fn objects_uploads_and_tags_survive_a_restart() {
     let b = s.bucket("durable").await;
     let data = random_bytes(2 * MIB + 5);
     let c = s.client.clone();
-    c.put_object().bucket(&b).key("kept").tagging("a=1").metadata("m", "v").body(ByteStream::from(data.clone())).send().await.unwrap();
+    c.put_object()
+        .bucket(&b)
+        .key("kept")
+        .tagging("a=1")
+        .metadata("m", "v")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
     put(&c, &b, "deleted", b"gone").await;
     c.delete_object().bucket(&b).key("deleted").send().await.unwrap();
-    let id = c.create_multipart_upload().bucket(&b).key("open").send().await.unwrap().upload_id().unwrap().to_owned();
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("open")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
     let part = random_bytes(1000);
-    c.upload_part().bucket(&b).key("open").upload_id(&id).part_number(1).body(ByteStream::from(part.clone())).send().await.unwrap();
+    c.upload_part()
+        .bucket(&b)
+        .key("open")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await
+        .unwrap();
 
     s.restart();
     let c = &s.client;
     assert!(get(c, &b, "kept").await == data);
     assert_eq!(head(c, &b, "kept").await.metadata(), Some(&map(&[("m", "v")])));
-    assert_eq!(tags(c, &b, "kept").await, BTreeMap::from([("a".to_owned(), "1".to_owned())]));
+    assert_eq!(
+        tags(c, &b, "kept").await,
+        BTreeMap::from([("a".to_owned(), "1".to_owned())])
+    );
     assert_s3_error(c.get_object().bucket(&b).key("deleted").send().await, 404, "NoSuchKey");
     let parts = c
         .list_parts()
@@ -1581,11 +2547,20 @@ async fn objects_uploads_and_tags_survive_a_restart() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("ListParts after restart: {}", show(&e)));
-    let listed: Vec<(i32, &str)> = parts.parts().iter().map(|p| (p.part_number().unwrap(), p.e_tag().unwrap())).collect();
+    let listed: Vec<(i32, &str)> = parts
+        .parts()
+        .iter()
+        .map(|p| (p.part_number().unwrap(), p.e_tag().unwrap()))
+        .collect();
     assert_eq!(listed, [(1, etag_of(&part).as_str())]);
     assert_eq!(list_keys(c, &b).await, ["kept"]);
     assert!(s.tmp_files().is_empty(), "tmp/ after restart: {:?}", s.tmp_files());
-    assert_eq!(s.blob_files().len(), 2, "one blob for `kept`, one for the open upload's part: {:?}", s.blob_files());
+    assert_eq!(
+        s.blob_files().len(),
+        2,
+        "one blob for `kept`, one for the open upload's part: {:?}",
+        s.blob_files()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1597,12 +2572,40 @@ async fn an_upload_refused_before_its_body_is_read_still_gets_its_error_response
     let b = s.bucket("refused").await;
     let wrong_secret = s.client_with(ACCESS_KEY, "not-the-secret");
     // Below 1 MiB the SDK sends the body at once; above, it waits for `100 Continue` first.
-    for (size, streaming) in [(100 * KIB, false), (100 * KIB, true), (512 * KIB, true), (4 * MIB, false), (4 * MIB, true)] {
+    for (size, streaming) in [
+        (100 * KIB, false),
+        (100 * KIB, true),
+        (512 * KIB, true),
+        (4 * MIB, false),
+        (4 * MIB, true),
+    ] {
         let big = random_bytes(size);
-        let body = if streaming { streaming_body(&big, 8 * KIB) } else { ByteStream::from(big.clone()) };
-        assert_s3_error(wrong_secret.put_object().bucket(&b).key("k").body(body).send().await, 403, "SignatureDoesNotMatch");
-        let body = if streaming { streaming_body(&big, 8 * KIB) } else { ByteStream::from(big.clone()) };
-        assert_s3_error(s.client.put_object().bucket("no-such-bucket").key("k").body(body).send().await, 404, "NoSuchBucket");
+        let body = if streaming {
+            streaming_body(&big, 8 * KIB)
+        } else {
+            ByteStream::from(big.clone())
+        };
+        assert_s3_error(
+            wrong_secret.put_object().bucket(&b).key("k").body(body).send().await,
+            403,
+            "SignatureDoesNotMatch",
+        );
+        let body = if streaming {
+            streaming_body(&big, 8 * KIB)
+        } else {
+            ByteStream::from(big.clone())
+        };
+        assert_s3_error(
+            s.client
+                .put_object()
+                .bucket("no-such-bucket")
+                .key("k")
+                .body(body)
+                .send()
+                .await,
+            404,
+            "NoSuchBucket",
+        );
     }
     assert_eq!(list_keys(&s.client, &b).await, Vec::<String>::new());
 }

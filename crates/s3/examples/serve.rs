@@ -23,7 +23,9 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().ok_or("usage: serve <data dir> [port]")?);
     let port: u16 = args.next().map(|p| p.parse()).transpose()?.unwrap_or(0);
@@ -40,7 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             root_access_key: env_or("KEYLESS_ROOT_ACCESS_KEY", "test"),
             root_secret_key: env_or("KEYLESS_ROOT_SECRET_KEY", "testtesttest"),
             region: env_or("KEYLESS_REGION", "us-east-1"),
-            virtual_host_domains: env_or("KEYLESS_VHOST_DOMAINS", "").split(',').filter(|d| !d.is_empty()).map(str::to_owned).collect(),
+            virtual_host_domains: env_or("KEYLESS_VHOST_DOMAINS", "")
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect(),
         },
     );
 
@@ -54,7 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let front = front.clone();
                 async move { Ok::<_, Infallible>(front.handle(req).await) }
             });
-            if let Err(e) = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -29,19 +29,24 @@ pub(crate) struct KeyRing {
 
 impl KeyRing {
     pub(crate) fn new(root_access_key: &str, root_secret_key: &str) -> Self {
-        Self { root_access_key: root_access_key.to_owned(), root_secret_key: SecretKey::from(root_secret_key) }
+        Self {
+            root_access_key: root_access_key.to_owned(),
+            root_secret_key: SecretKey::from(root_secret_key),
+        }
     }
 
     /// The secret of `access_key`. The comparison takes the same time wherever the ids differ.
     pub(crate) fn secret_for(&self, access_key: &str) -> Option<SecretKey> {
-        keyless_store::ct_eq(access_key.as_bytes(), self.root_access_key.as_bytes()).then(|| self.root_secret_key.clone())
+        keyless_store::ct_eq(access_key.as_bytes(), self.root_access_key.as_bytes())
+            .then(|| self.root_secret_key.clone())
     }
 }
 
 #[async_trait::async_trait]
 impl S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        self.secret_for(access_key).ok_or_else(|| ApiError::InvalidAccessKeyId.into())
+        self.secret_for(access_key)
+            .ok_or_else(|| ApiError::InvalidAccessKeyId.into())
     }
 }
 
@@ -71,7 +76,10 @@ pub(crate) fn signature_of(headers: &HeaderMap, uri: &Uri) -> Signature {
             return Signature::V2;
         }
         if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256") {
-            let credential = rest.split(',').map(str::trim).find_map(|p| p.strip_prefix("Credential="));
+            let credential = rest
+                .split(',')
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix("Credential="));
             if let Some(region) = credential.and_then(scope_region) {
                 return Signature::HeaderV4 { region };
             }
@@ -99,7 +107,9 @@ pub(crate) struct Gate {
 
 impl Gate {
     pub(crate) fn new(region: &str) -> Self {
-        Self { region: region.to_owned() }
+        Self {
+            region: region.to_owned(),
+        }
     }
 
     /// `op` is the S3 operation name; `signed` whether `s3s` verified a signature.
@@ -111,16 +121,19 @@ impl Gate {
         }
         // S3 answers these two from its global endpoint whatever region the client signed for;
         // clients (minio-go, used by restic) rely on it to discover the bucket's region.
-        let any_region = matches!(op, "GetBucketLocation" | "ListBuckets") && matches!(sig, Signature::HeaderV4 { region } | Signature::PresignedV4 { region } if region == "us-east-1");
+        let any_region = matches!(op, "GetBucketLocation" | "ListBuckets")
+            && matches!(sig, Signature::HeaderV4 { region } | Signature::PresignedV4 { region } if region == "us-east-1");
         match sig {
             Signature::V2 => Err(ApiError::invalid_request(
                 "The authorization mechanism you have provided is not supported; sign with AWS4-HMAC-SHA256 (Signature Version 4). \
                  For presigned URLs from boto3 or the AWS CLI v1, set signature_version = s3v4 in the client configuration.",
             )),
-            Signature::HeaderV4 { region } if *region != self.region && !any_region => Err(ApiError::AuthorizationHeaderMalformed(format!(
-                "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'. Configure your client with region {}.",
-                self.region, self.region
-            ))),
+            Signature::HeaderV4 { region } if *region != self.region && !any_region => {
+                Err(ApiError::AuthorizationHeaderMalformed(format!(
+                    "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'. Configure your client with region {}.",
+                    self.region, self.region
+                )))
+            }
             Signature::PresignedV4 { region } if *region != self.region && !any_region => {
                 Err(ApiError::AuthorizationQueryParametersError(format!(
                     "Error parsing the X-Amz-Credential parameter; the region '{region}' is wrong; expecting '{}'. Presign with region {}.",
@@ -136,7 +149,8 @@ impl Gate {
 impl S3Access for Gate {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let sig = signature_of(cx.headers(), cx.uri());
-        self.admit(cx.credentials().is_some(), cx.s3_op().name(), &sig).map_err(Into::into)
+        self.admit(cx.credentials().is_some(), cx.s3_op().name(), &sig)
+            .map_err(Into::into)
     }
 }
 
@@ -156,10 +170,26 @@ mod tests {
     fn signatures_are_recognised() {
         let v4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20130524/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
         let cases: Vec<(Option<&str>, &str, Signature)> = vec![
-            (Some(v4), "/b/k", Signature::HeaderV4 { region: "eu-west-1".into() }),
-            (Some("AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="), "/b/k", Signature::V2),
+            (
+                Some(v4),
+                "/b/k",
+                Signature::HeaderV4 {
+                    region: "eu-west-1".into(),
+                },
+            ),
+            (
+                Some("AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="),
+                "/b/k",
+                Signature::V2,
+            ),
             (Some("AWS4-HMAC-SHA256 Credential=bad"), "/b/k", Signature::Other),
-            (None, "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=x", Signature::PresignedV4 { region: "us-east-1".into() }),
+            (
+                None,
+                "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=x",
+                Signature::PresignedV4 {
+                    region: "us-east-1".into(),
+                },
+            ),
             (None, "/b/k?AWSAccessKeyId=AK&Expires=1&Signature=x", Signature::V2),
             (None, "/b/k", Signature::Other),
             (None, "/b/k?list-type=2", Signature::Other),
@@ -173,10 +203,18 @@ mod tests {
     #[test]
     fn the_gate_admits_signed_requests_for_our_region() {
         let gate = Gate::new("eu-west-1");
-        let ours = Signature::HeaderV4 { region: "eu-west-1".into() };
-        let theirs = Signature::HeaderV4 { region: "us-west-2".into() };
-        let global = Signature::HeaderV4 { region: "us-east-1".into() };
-        let presigned_theirs = Signature::PresignedV4 { region: "us-west-2".into() };
+        let ours = Signature::HeaderV4 {
+            region: "eu-west-1".into(),
+        };
+        let theirs = Signature::HeaderV4 {
+            region: "us-west-2".into(),
+        };
+        let global = Signature::HeaderV4 {
+            region: "us-east-1".into(),
+        };
+        let presigned_theirs = Signature::PresignedV4 {
+            region: "us-west-2".into(),
+        };
         let code = |r: Result<(), ApiError>| r.map_err(|e| s3s::S3Error::from(e).code().as_str().to_owned());
         let cases: Vec<(bool, &str, &Signature, Result<(), &str>)> = vec![
             (true, "GetObject", &ours, Ok(())),
@@ -184,21 +222,33 @@ mod tests {
             (false, "ListBuckets", &Signature::Other, Err("AccessDenied")),
             (true, "GetObject", &Signature::V2, Err("InvalidRequest")),
             (true, "GetObject", &theirs, Err("AuthorizationHeaderMalformed")),
-            (true, "GetObject", &presigned_theirs, Err("AuthorizationQueryParametersError")),
+            (
+                true,
+                "GetObject",
+                &presigned_theirs,
+                Err("AuthorizationQueryParametersError"),
+            ),
             (true, "GetObject", &global, Err("AuthorizationHeaderMalformed")),
             (true, "GetBucketLocation", &global, Ok(())),
             (true, "ListBuckets", &global, Ok(())),
             (true, "GetBucketLocation", &theirs, Err("AuthorizationHeaderMalformed")),
         ];
         for (signed, op, sig, want) in cases {
-            assert_eq!(code(gate.admit(signed, op, sig)), want.map_err(str::to_owned), "{signed} {op} {sig:?}");
+            assert_eq!(
+                code(gate.admit(signed, op, sig)),
+                want.map_err(str::to_owned),
+                "{signed} {op} {sig:?}"
+            );
         }
     }
 
     #[test]
     fn only_the_root_key_has_a_secret() {
         let ring = KeyRing::new("ROOTKEY", "rootsecret");
-        assert_eq!(ring.secret_for("ROOTKEY").map(|s| s.expose().to_owned()).as_deref(), Some("rootsecret"));
+        assert_eq!(
+            ring.secret_for("ROOTKEY").map(|s| s.expose().to_owned()).as_deref(),
+            Some("rootsecret")
+        );
         for other in ["", "ROOTKE", "ROOTKEYX", "rootkey"] {
             assert!(ring.secret_for(other).is_none(), "{other}");
         }

@@ -69,7 +69,9 @@ impl Stream for UploadBody {
     type Item = Result<Bytes, BodyReadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let Some(inner) = self.inner.as_mut() else { return Poll::Ready(None) };
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
         match Pin::new(inner).poll_next(cx) {
             Poll::Ready(Some(Err(e))) => {
                 let kind = classify(&e);
@@ -106,7 +108,10 @@ pub(crate) async fn receive(store: &Store, up: Upload<'_>) -> ApiResult<StagedBl
         }
     }
     let failure = Arc::new(Mutex::new(None));
-    let body = UploadBody { inner: up.body, failure: failure.clone() };
+    let body = UploadBody {
+        inner: up.body,
+        failure: failure.clone(),
+    };
     let staged = match store.stage(body, up.plan.algorithms()).await {
         Ok(s) => s,
         Err(StoreError::IncompleteBody(m)) => {
@@ -149,7 +154,10 @@ pub(crate) struct ObjectBody {
 
 impl ObjectBody {
     pub(crate) fn new(stream: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static, len: u64) -> Self {
-        Self { inner: Mutex::new(Box::pin(stream)), remaining: len }
+        Self {
+            inner: Mutex::new(Box::pin(stream)),
+            remaining: len,
+        }
     }
 
     pub(crate) fn into_blob(self) -> StreamingBlob {

@@ -25,7 +25,9 @@ pub(crate) fn value_header(a: ChecksumAlgorithm) -> &'static str {
 }
 
 fn algorithm_of_value_header(name: &str) -> Option<ChecksumAlgorithm> {
-    ChecksumAlgorithm::ALL.into_iter().find(|a| value_header(*a).eq_ignore_ascii_case(name.trim()))
+    ChecksumAlgorithm::ALL
+        .into_iter()
+        .find(|a| value_header(*a).eq_ignore_ascii_case(name.trim()))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -47,7 +49,9 @@ impl ChecksumPlan {
     /// Reads the request headers. `also` is an algorithm the server needs regardless (the
     /// multipart upload's own algorithm, so that its composite checksum can be formed).
     pub(crate) fn from_headers(headers: &HeaderMap, also: Option<ChecksumAlgorithm>) -> ApiResult<Self> {
-        let mut values = ChecksumAlgorithm::ALL.into_iter().filter_map(|a| header_str(headers, value_header(a)).map(|v| (a, v.to_owned())));
+        let mut values = ChecksumAlgorithm::ALL
+            .into_iter()
+            .filter_map(|a| header_str(headers, value_header(a)).map(|v| (a, v.to_owned())));
         let header = values.next();
         if values.next().is_some() {
             return Err(ApiError::invalid_request(
@@ -58,7 +62,9 @@ impl ChecksumPlan {
         let mut trailer = None;
         if let Some(list) = header_str(headers, "x-amz-trailer") {
             for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                let Some(a) = algorithm_of_value_header(name) else { continue };
+                let Some(a) = algorithm_of_value_header(name) else {
+                    continue;
+                };
                 if trailer.is_some_and(|t| t != a) {
                     return Err(ApiError::invalid_request(
                         "x-amz-trailer names more than one checksum; send the checksum of one algorithm only.",
@@ -102,12 +108,19 @@ impl ChecksumPlan {
         }
 
         let mut algorithms: Vec<ChecksumAlgorithm> = Vec::new();
-        for a in [header.as_ref().map(|(a, _)| *a), trailer, sdk, also].into_iter().flatten() {
+        for a in [header.as_ref().map(|(a, _)| *a), trailer, sdk, also]
+            .into_iter()
+            .flatten()
+        {
             if !algorithms.contains(&a) {
                 algorithms.push(a);
             }
         }
-        Ok(Self { header, trailer, algorithms })
+        Ok(Self {
+            header,
+            trailer,
+            algorithms,
+        })
     }
 
     /// The algorithms to compute while staging the body.
@@ -181,22 +194,63 @@ mod tests {
     /// (request headers, the upload's algorithm, algorithms to compute or the error code).
     #[test]
     fn plan_selects_algorithms() {
-        type Case<'a> = (&'a [(&'a str, &'a str)], Option<ChecksumAlgorithm>, Result<Vec<ChecksumAlgorithm>, &'a str>);
+        type Case<'a> = (
+            &'a [(&'a str, &'a str)],
+            Option<ChecksumAlgorithm>,
+            Result<Vec<ChecksumAlgorithm>, &'a str>,
+        );
         let cases: &[Case] = &[
             (&[], None, Ok(vec![])),
             (&[], Some(Sha256), Ok(vec![Sha256])),
             (&[("x-amz-checksum-crc32", "AAAAAA==")], None, Ok(vec![Crc32])),
-            (&[("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-sdk-checksum-algorithm", "CRC32")], None, Ok(vec![Crc32])),
-            (&[("x-amz-trailer", "x-amz-checksum-crc64nvme")], None, Ok(vec![Crc64Nvme])),
-            (&[("x-amz-trailer", "x-amz-checksum-crc32c"), ("x-amz-sdk-checksum-algorithm", "crc32c")], Some(Sha1), Ok(vec![Crc32c, Sha1])),
+            (
+                &[
+                    ("x-amz-checksum-crc32", "AAAAAA=="),
+                    ("x-amz-sdk-checksum-algorithm", "CRC32"),
+                ],
+                None,
+                Ok(vec![Crc32]),
+            ),
+            (
+                &[("x-amz-trailer", "x-amz-checksum-crc64nvme")],
+                None,
+                Ok(vec![Crc64Nvme]),
+            ),
+            (
+                &[
+                    ("x-amz-trailer", "x-amz-checksum-crc32c"),
+                    ("x-amz-sdk-checksum-algorithm", "crc32c"),
+                ],
+                Some(Sha1),
+                Ok(vec![Crc32c, Sha1]),
+            ),
             (&[("x-amz-sdk-checksum-algorithm", "SHA256")], None, Ok(vec![Sha256])),
             (&[("x-amz-checksum-algorithm", "SHA1")], None, Ok(vec![Sha1])),
             (&[("x-amz-trailer", "x-amz-some-other-trailer")], None, Ok(vec![])),
-            (&[("x-amz-checksum-crc32", "a"), ("x-amz-checksum-sha1", "b")], None, Err("InvalidRequest")),
-            (&[("x-amz-checksum-crc32", "a"), ("x-amz-trailer", "x-amz-checksum-sha1")], None, Err("InvalidRequest")),
-            (&[("x-amz-checksum-crc32", "a"), ("x-amz-sdk-checksum-algorithm", "SHA256")], None, Err("InvalidRequest")),
+            (
+                &[("x-amz-checksum-crc32", "a"), ("x-amz-checksum-sha1", "b")],
+                None,
+                Err("InvalidRequest"),
+            ),
+            (
+                &[("x-amz-checksum-crc32", "a"), ("x-amz-trailer", "x-amz-checksum-sha1")],
+                None,
+                Err("InvalidRequest"),
+            ),
+            (
+                &[
+                    ("x-amz-checksum-crc32", "a"),
+                    ("x-amz-sdk-checksum-algorithm", "SHA256"),
+                ],
+                None,
+                Err("InvalidRequest"),
+            ),
             (&[("x-amz-sdk-checksum-algorithm", "MD5")], None, Err("InvalidRequest")),
-            (&[("x-amz-trailer", "x-amz-checksum-crc32,x-amz-checksum-sha1")], None, Err("InvalidRequest")),
+            (
+                &[("x-amz-trailer", "x-amz-checksum-crc32,x-amz-checksum-sha1")],
+                None,
+                Err("InvalidRequest"),
+            ),
         ];
         for (h, also, want) in cases {
             let got = ChecksumPlan::from_headers(&headers(h), *also).map(|p| p.algorithms());
@@ -220,8 +274,14 @@ mod tests {
 
         let plan = ChecksumPlan::from_headers(&headers(&[("x-amz-trailer", "x-amz-checksum-crc32")]), None).unwrap();
         let trailers = headers(&[("x-amz-checksum-crc32", "DUoRhQ==")]);
-        assert_eq!(plan.claimed(Some(&trailers)).unwrap().crc32.as_deref(), Some("DUoRhQ=="));
-        assert!(matches!(plan.claimed(None), Err(ApiError::IncompleteBody(_))), "a promised trailer must arrive");
+        assert_eq!(
+            plan.claimed(Some(&trailers)).unwrap().crc32.as_deref(),
+            Some("DUoRhQ==")
+        );
+        assert!(
+            matches!(plan.claimed(None), Err(ApiError::IncompleteBody(_))),
+            "a promised trailer must arrive"
+        );
         assert!(plan.claimed(Some(&headers(&[("x-amz-checksum-sha1", "x")]))).is_err());
     }
 }

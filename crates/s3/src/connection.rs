@@ -57,9 +57,19 @@ pub(crate) struct Leftover {
 
 pub(crate) fn share(body: Incoming) -> (SharedBody, Leftover) {
     let empty = body.is_end_stream();
-    let state = Arc::new(State { empty, polled: AtomicBool::new(false), ended: AtomicBool::new(empty) });
+    let state = Arc::new(State {
+        empty,
+        polled: AtomicBool::new(false),
+        ended: AtomicBool::new(empty),
+    });
     let body = Arc::new(Mutex::new(Some(body)));
-    (SharedBody { body: body.clone(), state: state.clone() }, Leftover { body, state })
+    (
+        SharedBody {
+            body: body.clone(),
+            state: state.clone(),
+        },
+        Leftover { body, state },
+    )
 }
 
 impl hyper::body::Body for SharedBody {
@@ -69,7 +79,9 @@ impl hyper::body::Body for SharedBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         self.state.polled.store(true, Ordering::Release);
         let mut guard = self.body.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(body) = guard.as_mut() else { return Poll::Ready(None) };
+        let Some(body) = guard.as_mut() else {
+            return Poll::Ready(None);
+        };
         let r = Pin::new(body).poll_frame(cx);
         if let Poll::Ready(None) = r {
             self.state.ended.store(true, Ordering::Release);
@@ -78,11 +90,17 @@ impl hyper::body::Body for SharedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.lock().map_or(true, |g| g.as_ref().is_none_or(|b| b.is_end_stream()))
+        self.body
+            .lock()
+            .map_or(true, |g| g.as_ref().is_none_or(|b| b.is_end_stream()))
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.lock().ok().and_then(|g| g.as_ref().map(|b| b.size_hint())).unwrap_or_default()
+        self.body
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|b| b.size_hint()))
+            .unwrap_or_default()
     }
 }
 
@@ -98,7 +116,9 @@ impl Leftover {
         if self.state.ended.load(Ordering::Acquire) {
             return true;
         }
-        let Some(mut body) = self.body.lock().ok().and_then(|mut g| g.take()) else { return false };
+        let Some(mut body) = self.body.lock().ok().and_then(|mut g| g.take()) else {
+            return false;
+        };
         let drain = async {
             let mut read: u64 = 0;
             while let Some(frame) = body.frame().await {

@@ -20,9 +20,18 @@ struct Crc {
 impl Crc {
     fn of(a: ChecksumAlgorithm) -> Option<Crc> {
         match a {
-            ChecksumAlgorithm::Crc32 => Some(Crc { poly: 0xEDB8_8320, width: 32 }),
-            ChecksumAlgorithm::Crc32c => Some(Crc { poly: 0x82F6_3B78, width: 32 }),
-            ChecksumAlgorithm::Crc64Nvme => Some(Crc { poly: 0x9A6C_9329_AC4B_C9B5, width: 64 }),
+            ChecksumAlgorithm::Crc32 => Some(Crc {
+                poly: 0xEDB8_8320,
+                width: 32,
+            }),
+            ChecksumAlgorithm::Crc32c => Some(Crc {
+                poly: 0x82F6_3B78,
+                width: 32,
+            }),
+            ChecksumAlgorithm::Crc64Nvme => Some(Crc {
+                poly: 0x9A6C_9329_AC4B_C9B5,
+                width: 64,
+            }),
             ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
         }
     }
@@ -84,7 +93,10 @@ fn encode(a: ChecksumAlgorithm, v: u64) -> String {
 
 /// The base64 CRC of the concatenation of parts, each given as (its base64 CRC, its length).
 /// `None` for a non-CRC algorithm or a malformed part value.
-pub(crate) fn combine_parts<'a>(a: ChecksumAlgorithm, parts: impl IntoIterator<Item = (&'a str, u64)>) -> Option<String> {
+pub(crate) fn combine_parts<'a>(
+    a: ChecksumAlgorithm,
+    parts: impl IntoIterator<Item = (&'a str, u64)>,
+) -> Option<String> {
     let crc = Crc::of(a)?;
     let mut acc: Option<u64> = None;
     for (value, len) in parts {
@@ -111,15 +123,31 @@ mod tests {
 
     #[test]
     fn combined_part_crcs_equal_the_crc_of_the_whole() {
-        let data: Vec<u8> = (0..100_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let splits: &[&[usize]] = &[&[], &[1], &[50_000], &[7, 8, 9, 99_999], &[0, 0, 100_003], &[33_333, 66_666]];
-        for a in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+        let data: Vec<u8> = (0..100_003u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let splits: &[&[usize]] = &[
+            &[],
+            &[1],
+            &[50_000],
+            &[7, 8, 9, 99_999],
+            &[0, 0, 100_003],
+            &[33_333, 66_666],
+        ];
+        for a in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
             let whole = crc_of(a, &data);
             for cuts in splits {
                 let mut bounds = vec![0];
                 bounds.extend(cuts.iter().copied());
                 bounds.push(data.len());
-                let parts: Vec<(String, u64)> = bounds.windows(2).map(|w| (crc_of(a, &data[w[0]..w[1]]), (w[1] - w[0]) as u64)).collect();
+                let parts: Vec<(String, u64)> = bounds
+                    .windows(2)
+                    .map(|w| (crc_of(a, &data[w[0]..w[1]]), (w[1] - w[0]) as u64))
+                    .collect();
                 let got = combine_parts(a, parts.iter().map(|(v, l)| (v.as_str(), *l)));
                 assert_eq!(got.as_deref(), Some(whole.as_str()), "{a:?} cut at {cuts:?}");
             }
@@ -133,7 +161,10 @@ mod tests {
         let hello = crc_of(ChecksumAlgorithm::Crc32, b"hello ");
         let world = crc_of(ChecksumAlgorithm::Crc32, b"world");
         assert_eq!((hello.as_str(), world.as_str()), (parts[0].0, parts[1].0));
-        assert_eq!(combine_parts(ChecksumAlgorithm::Crc32, parts).as_deref(), Some("DUoRhQ=="));
+        assert_eq!(
+            combine_parts(ChecksumAlgorithm::Crc32, parts).as_deref(),
+            Some("DUoRhQ==")
+        );
         assert_eq!(combine_parts(ChecksumAlgorithm::Sha256, parts), None);
         assert_eq!(combine_parts(ChecksumAlgorithm::Crc32, [("not base64!", 3)]), None);
         assert_eq!(combine_parts(ChecksumAlgorithm::Crc32, []).as_deref(), Some("AAAAAA=="));

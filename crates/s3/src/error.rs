@@ -180,7 +180,11 @@ fn describe(e: &ApiError) -> (S3ErrorCode, Option<StatusCode>, String) {
 }
 
 fn internal() -> (S3ErrorCode, Option<StatusCode>, String) {
-    (S3ErrorCode::InternalError, None, "We encountered an internal error; please try again.".into())
+    (
+        S3ErrorCode::InternalError,
+        None,
+        "We encountered an internal error; please try again.".into(),
+    )
 }
 
 /// An S3 code that `s3s` does not list; its status must be given with it.
@@ -189,7 +193,10 @@ fn custom(code: &str) -> S3ErrorCode {
 }
 
 fn is_internal(e: &ApiError) -> bool {
-    matches!(e, ApiError::Internal(_) | ApiError::Store(StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_)))
+    matches!(
+        e,
+        ApiError::Internal(_) | ApiError::Store(StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_))
+    )
 }
 
 /// The S3 code and message of an error, for the per-key `<Error>` entries of DeleteObjects.
@@ -270,7 +277,11 @@ fn default_message(code: &str) -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 /// Adds a `<Message>` to an S3 XML error body that has none; `None` if it needs none.
@@ -309,17 +320,48 @@ mod tests {
     fn store_errors_map_to_s3_codes() {
         let cases: Vec<(StoreError, &str, u16)> = vec![
             (StoreError::NoSuchBucket("b".into()), "NoSuchBucket", 404),
-            (StoreError::BucketAlreadyOwnedByYou("b".into()), "BucketAlreadyOwnedByYou", 409),
+            (
+                StoreError::BucketAlreadyOwnedByYou("b".into()),
+                "BucketAlreadyOwnedByYou",
+                409,
+            ),
             (StoreError::BucketNotEmpty("b".into()), "BucketNotEmpty", 409),
-            (StoreError::InvalidBucketName("B".into(), "why"), "InvalidBucketName", 400),
+            (
+                StoreError::InvalidBucketName("B".into(), "why"),
+                "InvalidBucketName",
+                400,
+            ),
             (StoreError::NoSuchKey, "NoSuchKey", 404),
             (StoreError::NoSuchUpload, "NoSuchUpload", 404),
-            (StoreError::InvalidPart { part_number: 1, reason: "r".into() }, "InvalidPart", 400),
+            (
+                StoreError::InvalidPart {
+                    part_number: 1,
+                    reason: "r".into(),
+                },
+                "InvalidPart",
+                400,
+            ),
             (StoreError::InvalidPartOrder, "InvalidPartOrder", 400),
-            (StoreError::EntityTooSmall { part_number: 1, size: 1, min: 5 }, "EntityTooSmall", 400),
+            (
+                StoreError::EntityTooSmall {
+                    part_number: 1,
+                    size: 1,
+                    min: 5,
+                },
+                "EntityTooSmall",
+                400,
+            ),
             (StoreError::EntityTooLarge { limit: 5 }, "EntityTooLarge", 400),
             (StoreError::PreconditionFailed, "PreconditionFailed", 412),
-            (StoreError::BadDigest { what: "Content-MD5".into(), claimed: "a".into(), computed: "b".into() }, "BadDigest", 400),
+            (
+                StoreError::BadDigest {
+                    what: "Content-MD5".into(),
+                    claimed: "a".into(),
+                    computed: "b".into(),
+                },
+                "BadDigest",
+                400,
+            ),
             (StoreError::InvalidDigest("x".into()), "InvalidDigest", 400),
             (StoreError::InvalidArgument("x".into()), "InvalidArgument", 400),
             (StoreError::IncompleteBody("x".into()), "IncompleteBody", 400),
@@ -335,16 +377,38 @@ mod tests {
     fn edge_errors_map_to_s3_codes() {
         let cases: Vec<(ApiError, &str, u16)> = vec![
             (ApiError::InvalidRange { size: 3 }, "InvalidRange", 416),
-            (ApiError::InvalidPartNumber { part: 3, count: 2 }, "InvalidPartNumber", 416),
+            (
+                ApiError::InvalidPartNumber { part: 3, count: 2 },
+                "InvalidPartNumber",
+                416,
+            ),
             (ApiError::InvalidTag("t".into()), "InvalidTag", 400),
             (ApiError::MalformedXml("m".into()), "MalformedXML", 400),
-            (ApiError::MetadataTooLarge { size: 3000, limit: 2048 }, "MetadataTooLarge", 400),
-            (ApiError::NotModified { etag: "e".into(), last_modified: SystemTime::UNIX_EPOCH }, "NotModified", 304),
+            (
+                ApiError::MetadataTooLarge {
+                    size: 3000,
+                    limit: 2048,
+                },
+                "MetadataTooLarge",
+                400,
+            ),
+            (
+                ApiError::NotModified {
+                    etag: "e".into(),
+                    last_modified: SystemTime::UNIX_EPOCH,
+                },
+                "NotModified",
+                304,
+            ),
             (ApiError::AccessDenied("a".into()), "AccessDenied", 403),
             (ApiError::InvalidAccessKeyId, "InvalidAccessKeyId", 403),
             (ApiError::ChunkSignatureMismatch, "SignatureDoesNotMatch", 403),
             (ApiError::ContentSha256Mismatch, "XAmzContentSHA256Mismatch", 400),
-            (ApiError::AuthorizationHeaderMalformed("r".into()), "AuthorizationHeaderMalformed", 400),
+            (
+                ApiError::AuthorizationHeaderMalformed("r".into()),
+                "AuthorizationHeaderMalformed",
+                400,
+            ),
             (ApiError::NotImplemented("n".into()), "NotImplemented", 501),
             (ApiError::Internal("x".into()), "InternalError", 500),
         ];
@@ -363,20 +427,40 @@ mod tests {
     fn error_bodies_without_a_message_get_one() {
         let body = br#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidBucketName</Code></Error>"#;
         let fixed = String::from_utf8(fill_missing_message(body).expect("filled")).unwrap();
-        assert!(fixed.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidBucketName</Code><Message>The specified"#), "{fixed}");
+        assert!(
+            fixed.starts_with(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidBucketName</Code><Message>The specified"#
+            ),
+            "{fixed}"
+        );
         assert!(fixed.ends_with("</Message></Error>"), "{fixed}");
-        let unknown = fill_missing_message(b"<Error><Code>Weird</Code><RequestId>1</RequestId></Error>").expect("filled");
-        assert!(String::from_utf8(unknown).unwrap().contains("<Message>The request failed with Weird;"));
-        assert_eq!(fill_missing_message(b"<Error><Code>NoSuchKey</Code><Message>m</Message></Error>"), None);
+        let unknown =
+            fill_missing_message(b"<Error><Code>Weird</Code><RequestId>1</RequestId></Error>").expect("filled");
+        assert!(
+            String::from_utf8(unknown)
+                .unwrap()
+                .contains("<Message>The request failed with Weird;")
+        );
+        assert_eq!(
+            fill_missing_message(b"<Error><Code>NoSuchKey</Code><Message>m</Message></Error>"),
+            None
+        );
         assert_eq!(fill_missing_message(b"<ListBucketResult/>"), None);
         assert_eq!(fill_missing_message(b"\xff\xfe"), None);
     }
 
     #[test]
     fn not_modified_carries_validators() {
-        let s3: S3Error = ApiError::NotModified { etag: "abc".into(), last_modified: SystemTime::UNIX_EPOCH }.into();
+        let s3: S3Error = ApiError::NotModified {
+            etag: "abc".into(),
+            last_modified: SystemTime::UNIX_EPOCH,
+        }
+        .into();
         let h = s3.headers().expect("headers");
         assert_eq!(h.get("etag").map(|v| v.as_bytes()), Some(&b"\"abc\""[..]));
-        assert_eq!(h.get("last-modified").map(|v| v.as_bytes()), Some(&b"Thu, 01 Jan 1970 00:00:00 GMT"[..]));
+        assert_eq!(
+            h.get("last-modified").map(|v| v.as_bytes()),
+            Some(&b"Thu, 01 Jan 1970 00:00:00 GMT"[..])
+        );
     }
 }

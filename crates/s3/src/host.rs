@@ -20,12 +20,20 @@ fn host_name(host: &str) -> &str {
         // An IPv6 literal: `[::1]:9000`.
         return host.split_once(']').map_or(host, |(h, _)| &host[..=h.len()]);
     }
-    host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
 }
 
 impl VirtualHosts {
     pub(crate) fn new(domains: &[String]) -> Self {
-        Self { domains: domains.iter().map(|d| host_name(d.trim()).trim_end_matches('.').to_ascii_lowercase()).filter(|d| !d.is_empty()).collect() }
+        Self {
+            domains: domains
+                .iter()
+                .map(|d| host_name(d.trim()).trim_end_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        }
     }
 
     /// The bucket a host names, if it is `<bucket>.<one of our domains>`.
@@ -74,7 +82,13 @@ mod tests {
 
     #[test]
     fn host_names_drop_the_port() {
-        for (host, want) in [("a.b:80", "a.b"), ("a.b", "a.b"), ("[::1]:9000", "[::1]"), ("[::1]", "[::1]"), ("a:b", "a:b")] {
+        for (host, want) in [
+            ("a.b:80", "a.b"),
+            ("a.b", "a.b"),
+            ("[::1]:9000", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("a:b", "a:b"),
+        ] {
             assert_eq!(host_name(host), want, "{host}");
         }
     }

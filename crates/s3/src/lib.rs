@@ -42,7 +42,9 @@ pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dy
 
 /// A complete in-memory body, for responses outside S3 (health, errors of the server itself).
 pub fn full_body(b: impl Into<Bytes>) -> ResponseBody {
-    http_body_util::Full::new(b.into()).map_err(|e| match e {}).boxed_unsync()
+    http_body_util::Full::new(b.into())
+        .map_err(|e| match e {})
+        .boxed_unsync()
 }
 
 /// The largest XML request body accepted (CompleteMultipartUpload, DeleteObjects, tagging).
@@ -82,8 +84,15 @@ pub struct S3Front {
 
 impl S3Front {
     pub fn new(store: Store, opts: FrontOptions) -> Self {
-        let region = if opts.region.is_empty() { "us-east-1".to_owned() } else { opts.region.clone() };
-        let mut b = S3ServiceBuilder::new(service::Edge { store, region: region.clone() });
+        let region = if opts.region.is_empty() {
+            "us-east-1".to_owned()
+        } else {
+            opts.region.clone()
+        };
+        let mut b = S3ServiceBuilder::new(service::Edge {
+            store,
+            region: region.clone(),
+        });
         b.set_auth(auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key));
         b.set_access(auth::Gate::new(&region));
         if !opts.virtual_host_domains.is_empty() {
@@ -98,11 +107,16 @@ impl S3Front {
     /// Handles one S3 request.
     pub async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<ResponseBody> {
         let http1 = req.version() < http::Version::HTTP_2;
-        let expect_continue =
-            req.headers().get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let expect_continue = req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let (parts, body) = req.into_parts();
         let (body, leftover) = connection::share(body);
-        let result = self.service.call(http::Request::from_parts(parts, s3s::Body::http_body(body))).await;
+        let result = self
+            .service
+            .call(http::Request::from_parts(parts, s3s::Body::http_body(body)))
+            .await;
         // Over HTTP/2 an early answer only resets its stream; there is no connection to keep.
         let reusable = !http1 || leftover.settle(expect_continue).await;
         let mut resp = match result {
@@ -131,7 +145,8 @@ impl S3Front {
             }
         };
         if !reusable {
-            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
         resp
     }
@@ -143,7 +158,10 @@ fn internal_error() -> http::Response<ResponseBody> {
                <Message>We encountered an internal error; please try again.</Message></Error>";
     let mut resp = http::Response::new(full_body(xml));
     *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
     resp
 }
 

@@ -15,9 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use keyless_store::{ListPage, ListQuery, ObjectInfo};
 use s3s::dto::{
-    ChecksumAlgorithm as WireAlgorithm, CommonPrefix, EncodingType, ListObjectVersionsInput, ListObjectVersionsOutput, ListObjectsInput,
-    ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object, ObjectStorageClass, ObjectVersion, ObjectVersionStorageClass,
-    Owner,
+    ChecksumAlgorithm as WireAlgorithm, CommonPrefix, EncodingType, ListObjectVersionsInput, ListObjectVersionsOutput,
+    ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object, ObjectStorageClass,
+    ObjectVersion, ObjectVersionStorageClass, Owner,
 };
 use s3s::{S3Request, S3Response};
 
@@ -33,7 +33,9 @@ pub(crate) const MAX_KEYS: usize = 1000;
 pub(crate) fn page_size(requested: Option<i32>, name: &str) -> ApiResult<usize> {
     match requested {
         None => Ok(MAX_KEYS),
-        Some(n) if n < 0 => Err(ApiError::invalid_argument(format!("{name} must be a non-negative integer; got {n}."))),
+        Some(n) if n < 0 => Err(ApiError::invalid_argument(format!(
+            "{name} must be a non-negative integer; got {n}."
+        ))),
         Some(n) => Ok((n as usize).min(MAX_KEYS)),
     }
 }
@@ -54,7 +56,9 @@ impl KeyEncoding {
         match e.map(|e| e.as_str()) {
             None => Ok(Self { url: false }),
             Some(s) if s.eq_ignore_ascii_case(EncodingType::URL) => Ok(Self { url: true }),
-            Some(s) => Err(ApiError::invalid_argument(format!("Invalid encoding-type {s:?}: the only encoding S3 defines is url."))),
+            Some(s) => Err(ApiError::invalid_argument(format!(
+                "Invalid encoding-type {s:?}: the only encoding S3 defines is url."
+            ))),
         }
     }
 
@@ -76,11 +80,19 @@ fn decode_token(token: &str) -> ApiResult<String> {
     B64.decode(token.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ApiError::invalid_argument("The continuation token provided is incorrect: pass NextContinuationToken exactly as returned."))
+        .ok_or_else(|| {
+            ApiError::invalid_argument(
+                "The continuation token provided is incorrect: pass NextContinuationToken exactly as returned.",
+            )
+        })
 }
 
 fn checksum_algorithms(info: &ObjectInfo) -> Option<Vec<WireAlgorithm>> {
-    let v: Vec<WireAlgorithm> = info.checksums.algorithms().map(|a| WireAlgorithm::from(a.as_str().to_owned())).collect();
+    let v: Vec<WireAlgorithm> = info
+        .checksums
+        .algorithms()
+        .map(|a| WireAlgorithm::from(a.as_str().to_owned()))
+        .collect();
     (!v.is_empty()).then_some(v)
 }
 
@@ -99,7 +111,14 @@ fn object_entry(info: ObjectInfo, owner: Option<Owner>, enc: KeyEncoding) -> Obj
 }
 
 fn common_prefixes(page: &ListPage, enc: KeyEncoding) -> Option<Vec<CommonPrefix>> {
-    (!page.common_prefixes.is_empty()).then(|| page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc.apply(p)) }).collect())
+    (!page.common_prefixes.is_empty()).then(|| {
+        page.common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc.apply(p)),
+            })
+            .collect()
+    })
 }
 
 fn clamp_i32(n: usize) -> i32 {
@@ -113,10 +132,19 @@ pub(crate) async fn list_v1(edge: &Edge, req: S3Request<ListObjectsInput>) -> Ap
     let delim = delimiter(i.delimiter.as_deref());
     let prefix = i.prefix.clone().unwrap_or_default();
     let marker = i.marker.clone().filter(|m| !m.is_empty());
-    let q = ListQuery { prefix: prefix.clone(), delimiter: delim.clone(), start_after: marker.clone(), max_keys };
+    let q = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delim.clone(),
+        start_after: marker.clone(),
+        max_keys,
+    };
     let page = edge.store.list_objects(&i.bucket, &q)?;
     let owner = edge.owner();
-    let next_marker = if delim.is_some() && page.is_truncated { page.next_marker.as_deref().map(|m| enc.apply(m)) } else { None };
+    let next_marker = if delim.is_some() && page.is_truncated {
+        page.next_marker.as_deref().map(|m| enc.apply(m))
+    } else {
+        None
+    };
     let out = ListObjectsOutput {
         name: Some(i.bucket.clone()),
         prefix: Some(enc.apply(&prefix)),
@@ -127,13 +155,21 @@ pub(crate) async fn list_v1(edge: &Edge, req: S3Request<ListObjectsInput>) -> Ap
         delimiter: delim.as_deref().map(|d| enc.apply(d)),
         next_marker,
         encoding_type: enc.echo(),
-        contents: Some(page.objects.into_iter().map(|o| object_entry(o, Some(owner.clone()), enc)).collect()),
+        contents: Some(
+            page.objects
+                .into_iter()
+                .map(|o| object_entry(o, Some(owner.clone()), enc))
+                .collect(),
+        ),
         request_charged: None,
     };
     Ok(S3Response::new(out))
 }
 
-pub(crate) async fn list_v2(edge: &Edge, req: S3Request<ListObjectsV2Input>) -> ApiResult<S3Response<ListObjectsV2Output>> {
+pub(crate) async fn list_v2(
+    edge: &Edge,
+    req: S3Request<ListObjectsV2Input>,
+) -> ApiResult<S3Response<ListObjectsV2Output>> {
     let i = &req.input;
     let enc = KeyEncoding::from_request(i.encoding_type.as_ref())?;
     let max_keys = page_size(i.max_keys, "max-keys")?;
@@ -145,11 +181,20 @@ pub(crate) async fn list_v2(edge: &Edge, req: S3Request<ListObjectsV2Input>) -> 
         Some(t) => Some(decode_token(t)?),
         None => start_after.clone(),
     };
-    let q = ListQuery { prefix: prefix.clone(), delimiter: delim.clone(), start_after: from, max_keys };
+    let q = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delim.clone(),
+        start_after: from,
+        max_keys,
+    };
     let page = edge.store.list_objects(&i.bucket, &q)?;
     let owner = (i.fetch_owner == Some(true)).then(|| edge.owner());
     let key_count = page.objects.len() + page.common_prefixes.len();
-    let next = if page.is_truncated { page.next_marker.as_deref().map(encode_token) } else { None };
+    let next = if page.is_truncated {
+        page.next_marker.as_deref().map(encode_token)
+    } else {
+        None
+    };
     let out = ListObjectsV2Output {
         name: Some(i.bucket.clone()),
         prefix: Some(enc.apply(&prefix)),
@@ -162,7 +207,12 @@ pub(crate) async fn list_v2(edge: &Edge, req: S3Request<ListObjectsV2Input>) -> 
         delimiter: delim.as_deref().map(|d| enc.apply(d)),
         encoding_type: enc.echo(),
         start_after: start_after.as_deref().map(|s| enc.apply(s)),
-        contents: Some(page.objects.into_iter().map(|o| object_entry(o, owner.clone(), enc)).collect()),
+        contents: Some(
+            page.objects
+                .into_iter()
+                .map(|o| object_entry(o, owner.clone(), enc))
+                .collect(),
+        ),
         request_charged: None,
     };
     Ok(S3Response::new(out))
@@ -171,7 +221,10 @@ pub(crate) async fn list_v2(edge: &Edge, req: S3Request<ListObjectsV2Input>) -> 
 /// The version id of every object in an unversioned bucket.
 pub(crate) const NULL_VERSION: &str = "null";
 
-pub(crate) async fn list_versions(edge: &Edge, req: S3Request<ListObjectVersionsInput>) -> ApiResult<S3Response<ListObjectVersionsOutput>> {
+pub(crate) async fn list_versions(
+    edge: &Edge,
+    req: S3Request<ListObjectVersionsInput>,
+) -> ApiResult<S3Response<ListObjectVersionsOutput>> {
     let i = &req.input;
     let enc = KeyEncoding::from_request(i.encoding_type.as_ref())?;
     let max_keys = page_size(i.max_keys, "max-keys")?;
@@ -179,13 +232,24 @@ pub(crate) async fn list_versions(edge: &Edge, req: S3Request<ListObjectVersions
     let prefix = i.prefix.clone().unwrap_or_default();
     let key_marker = i.key_marker.clone().filter(|m| !m.is_empty());
     if key_marker.is_none() && i.version_id_marker.as_deref().is_some_and(|v| !v.is_empty()) {
-        return Err(ApiError::invalid_argument("A version-id-marker cannot be given without a key-marker."));
+        return Err(ApiError::invalid_argument(
+            "A version-id-marker cannot be given without a key-marker.",
+        ));
     }
     // Each key has exactly one version, so every version of `key_marker` has been listed.
-    let q = ListQuery { prefix: prefix.clone(), delimiter: delim.clone(), start_after: key_marker.clone(), max_keys };
+    let q = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delim.clone(),
+        start_after: key_marker.clone(),
+        max_keys,
+    };
     let page = edge.store.list_objects(&i.bucket, &q)?;
     let owner = edge.owner();
-    let next_key = if page.is_truncated { page.next_marker.as_deref().map(|m| enc.apply(m)) } else { None };
+    let next_key = if page.is_truncated {
+        page.next_marker.as_deref().map(|m| enc.apply(m))
+    } else {
+        None
+    };
     let versions = page
         .objects
         .iter()
@@ -199,7 +263,9 @@ pub(crate) async fn list_versions(edge: &Edge, req: S3Request<ListObjectVersions
             owner: Some(owner.clone()),
             restore_status: None,
             size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
-            storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+            storage_class: Some(ObjectVersionStorageClass::from_static(
+                ObjectVersionStorageClass::STANDARD,
+            )),
             version_id: Some(NULL_VERSION.to_owned()),
         })
         .collect();
@@ -228,8 +294,14 @@ mod tests {
 
     #[test]
     fn page_sizes() {
-        let cases: [(Option<i32>, Option<usize>); 6] =
-            [(None, Some(1000)), (Some(0), Some(0)), (Some(5), Some(5)), (Some(1000), Some(1000)), (Some(5000), Some(1000)), (Some(-1), None)];
+        let cases: [(Option<i32>, Option<usize>); 6] = [
+            (None, Some(1000)),
+            (Some(0), Some(0)),
+            (Some(5), Some(5)),
+            (Some(1000), Some(1000)),
+            (Some(5000), Some(1000)),
+            (Some(-1), None),
+        ];
         for (input, want) in cases {
             assert_eq!(page_size(input, "max-keys").ok(), want, "{input:?}");
         }
@@ -257,7 +329,10 @@ mod tests {
     fn continuation_tokens_round_trip() {
         for key in ["a", "photos/2024/", "ünïcode key with spaces", "+/="] {
             let t = encode_token(key);
-            assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{t} is URL-safe");
+            assert!(
+                t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{t} is URL-safe"
+            );
             assert_eq!(decode_token(&t).unwrap(), key);
         }
         assert!(decode_token("not base64!").is_err());

@@ -32,17 +32,28 @@ fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
 /// request and not the object (S3 strips it too).
 fn stored_content_encoding(raw: Option<String>) -> Option<String> {
     let raw = raw?;
-    let kept: Vec<&str> = raw.split(',').map(str::trim).filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked")).collect();
+    let kept: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
 /// The metadata an upload request (PutObject, CreateMultipartUpload, CopyObject with
 /// `REPLACE`) asks to store.
 pub(crate) fn from_request(headers: &HeaderMap, user: Option<&s3s::dto::Metadata>) -> ApiResult<ObjectMeta> {
-    let user: BTreeMap<String, String> = user.into_iter().flatten().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+    let user: BTreeMap<String, String> = user
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
     let size: usize = user.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_USER_METADATA {
-        return Err(ApiError::MetadataTooLarge { size, limit: MAX_USER_METADATA });
+        return Err(ApiError::MetadataTooLarge {
+            size,
+            limit: MAX_USER_METADATA,
+        });
     }
     Ok(ObjectMeta {
         content_type: header_string(headers, "content-type").filter(|s| !s.is_empty()),
@@ -64,7 +75,11 @@ pub(crate) fn expires_header(meta: &ObjectMeta) -> Option<HeaderValue> {
 macro_rules! set_object_meta {
     ($out:expr, $meta:expr) => {{
         let m: &keyless_store::ObjectMeta = $meta;
-        $out.content_type = Some(m.content_type.clone().unwrap_or_else(|| $crate::meta::DEFAULT_CONTENT_TYPE.to_owned()));
+        $out.content_type = Some(
+            m.content_type
+                .clone()
+                .unwrap_or_else(|| $crate::meta::DEFAULT_CONTENT_TYPE.to_owned()),
+        );
         $out.content_encoding = m.content_encoding.clone();
         $out.content_disposition = m.content_disposition.clone();
         $out.content_language = m.content_language.clone();
@@ -97,7 +112,11 @@ mod tests {
             (Some("br,gzip"), Some("br,gzip")),
         ];
         for (raw, want) in cases {
-            assert_eq!(stored_content_encoding(raw.map(str::to_owned)).as_deref(), want, "{raw:?}");
+            assert_eq!(
+                stored_content_encoding(raw.map(str::to_owned)).as_deref(),
+                want,
+                "{raw:?}"
+            );
         }
     }
 
@@ -116,7 +135,10 @@ mod tests {
         let m = from_request(&h, Some(&user)).unwrap();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.content_encoding, None);
-        assert_eq!(m.content_disposition.as_deref(), Some("attachment; filename=\"a b.txt\""));
+        assert_eq!(
+            m.content_disposition.as_deref(),
+            Some("attachment; filename=\"a b.txt\"")
+        );
         assert_eq!(m.content_language.as_deref(), Some("de"));
         assert_eq!(m.cache_control.as_deref(), Some("max-age=60"));
         assert_eq!(m.expires.as_deref(), Some("not a date"));
@@ -127,8 +149,14 @@ mod tests {
     fn user_metadata_is_limited() {
         let mut user = s3s::dto::Metadata::new();
         user.insert("k".into(), "v".repeat(MAX_USER_METADATA - 1));
-        assert!(from_request(&HeaderMap::new(), Some(&user)).is_ok(), "exactly at the limit");
+        assert!(
+            from_request(&HeaderMap::new(), Some(&user)).is_ok(),
+            "exactly at the limit"
+        );
         user.insert("k2".into(), "v".into());
-        assert!(matches!(from_request(&HeaderMap::new(), Some(&user)), Err(ApiError::MetadataTooLarge { .. })));
+        assert!(matches!(
+            from_request(&HeaderMap::new(), Some(&user)),
+            Err(ApiError::MetadataTooLarge { .. })
+        ));
     }
 }

@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use keyless_store::{ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, PartInfo, StoreError, UploadInfo};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumType, CommonPrefix, CompleteMultipartUploadInput,
-    CompleteMultipartUploadOutput, CompletedPart, CopyPartResult, CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag,
-    Initiator, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListPartsInput, ListPartsOutput, MultipartUpload, Part,
-    StorageClass, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
+    CompleteMultipartUploadOutput, CompletedPart, CopyPartResult, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, ETag, Initiator, ListMultipartUploadsInput, ListMultipartUploadsOutput,
+    ListPartsInput, ListPartsOutput, MultipartUpload, Part, StorageClass, UploadPartCopyInput, UploadPartCopyOutput,
+    UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3Request, S3Response};
 
@@ -35,7 +36,9 @@ pub(crate) const MAX_PART_NUMBER: i32 = 10_000;
 
 fn part_number(n: i32) -> ApiResult<u32> {
     if !(1..=MAX_PART_NUMBER).contains(&n) {
-        return Err(ApiError::invalid_argument(format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive; got {n}.")));
+        return Err(ApiError::invalid_argument(format!(
+            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive; got {n}."
+        )));
     }
     Ok(n as u32)
 }
@@ -86,11 +89,17 @@ impl UploadChecksum {
 /// Reads `x-amz-checksum-algorithm` and `x-amz-checksum-type` with S3's rules: CRC64NVME is
 /// FULL_OBJECT only (and its default); SHA1 and SHA256 are COMPOSITE only; the others
 /// default to COMPOSITE.
-fn upload_checksum(algorithm: Option<&s3s::dto::ChecksumAlgorithm>, kind: Option<&ChecksumType>) -> ApiResult<UploadChecksum> {
+fn upload_checksum(
+    algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> ApiResult<UploadChecksum> {
     let algorithm = algorithm
         .map(|a| {
             ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
-                ApiError::invalid_request(format!("{:?} is not a checksum algorithm; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.", a.as_str()))
+                ApiError::invalid_request(format!(
+                    "{:?} is not a checksum algorithm; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.",
+                    a.as_str()
+                ))
             })
         })
         .transpose()?;
@@ -98,11 +107,17 @@ fn upload_checksum(algorithm: Option<&s3s::dto::ChecksumAlgorithm>, kind: Option
         None => None,
         Some(k) if k.eq_ignore_ascii_case(ChecksumType::COMPOSITE) => Some(false),
         Some(k) if k.eq_ignore_ascii_case(ChecksumType::FULL_OBJECT) => Some(true),
-        Some(k) => return Err(ApiError::invalid_request(format!("Unknown x-amz-checksum-type {k:?}: use COMPOSITE or FULL_OBJECT."))),
+        Some(k) => {
+            return Err(ApiError::invalid_request(format!(
+                "Unknown x-amz-checksum-type {k:?}: use COMPOSITE or FULL_OBJECT."
+            )));
+        }
     };
     let Some(a) = algorithm else {
         if full.is_some() {
-            return Err(ApiError::invalid_request("x-amz-checksum-type needs x-amz-checksum-algorithm; name the algorithm too."));
+            return Err(ApiError::invalid_request(
+                "x-amz-checksum-type needs x-amz-checksum-algorithm; name the algorithm too.",
+            ));
         }
         return Ok(UploadChecksum::None);
     };
@@ -113,21 +128,27 @@ fn upload_checksum(algorithm: Option<&s3s::dto::ChecksumAlgorithm>, kind: Option
             "The FULL_OBJECT checksum type cannot be used with {}: use CRC32, CRC32C or CRC64NVME, or the COMPOSITE type.",
             a.as_str()
         ))),
-        (false, _) if a == ChecksumAlgorithm::Crc64Nvme => {
-            Err(ApiError::invalid_request("The COMPOSITE checksum type cannot be used with CRC64NVME: use the FULL_OBJECT type."))
-        }
+        (false, _) if a == ChecksumAlgorithm::Crc64Nvme => Err(ApiError::invalid_request(
+            "The COMPOSITE checksum type cannot be used with CRC64NVME: use the FULL_OBJECT type.",
+        )),
         (false, _) => Ok(UploadChecksum::Composite(a)),
     }
 }
 
-pub(crate) async fn create(edge: &Edge, req: S3Request<CreateMultipartUploadInput>) -> ApiResult<S3Response<CreateMultipartUploadOutput>> {
+pub(crate) async fn create(
+    edge: &Edge,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> ApiResult<S3Response<CreateMultipartUploadOutput>> {
     let S3Request { input: i, headers, .. } = req;
     reject_unsupported_write(&headers)?;
     keyless_store::validate_key(&i.key)?;
     let checksum = upload_checksum(i.checksum_algorithm.as_ref(), i.checksum_type.as_ref())?;
     let meta = meta::from_request(&headers, i.metadata.as_ref())?;
     let tags = tagging::from_header(i.tagging.as_deref())?;
-    let up = edge.store.create_upload(&i.bucket, &i.key, meta, tags, checksum.store_algorithm()).await?;
+    let up = edge
+        .store
+        .create_upload(&i.bucket, &i.key, meta, tags, checksum.store_algorithm())
+        .await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(up.key),
@@ -138,29 +159,53 @@ pub(crate) async fn create(edge: &Edge, req: S3Request<CreateMultipartUploadInpu
     }))
 }
 
-pub(crate) async fn upload_part(edge: &Edge, req: S3Request<UploadPartInput>) -> ApiResult<S3Response<UploadPartOutput>> {
-    let S3Request { input: i, headers, trailing_headers, .. } = req;
+pub(crate) async fn upload_part(
+    edge: &Edge,
+    req: S3Request<UploadPartInput>,
+) -> ApiResult<S3Response<UploadPartOutput>> {
+    let S3Request {
+        input: i,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
     if headers.contains_key("x-amz-server-side-encryption-customer-algorithm") {
-        return Err(ApiError::NotImplemented("keyless does not support SSE-C (customer-provided encryption keys).".into()));
+        return Err(ApiError::NotImplemented(
+            "keyless does not support SSE-C (customer-provided encryption keys).".into(),
+        ));
     }
     let n = part_number(i.part_number)?;
     // Refuse before reading the body: a missing upload must not cost the client the upload.
     let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
     let plan = ChecksumPlan::from_headers(&headers, upload.checksum_algorithm)?;
-    let up = Upload { body: i.body, headers: &headers, content_length: i.content_length, trailers: trailing_headers, plan: &plan };
+    let up = Upload {
+        body: i.body,
+        headers: &headers,
+        content_length: i.content_length,
+        trailers: trailing_headers,
+        plan: &plan,
+    };
     let staged = body::receive(&edge.store, up).await?;
     let part = edge.store.put_part(&i.bucket, &i.key, &i.upload_id, n, staged).await?;
-    let mut out = UploadPartOutput { e_tag: Some(ETag::Strong(part.etag)), ..Default::default() };
+    let mut out = UploadPartOutput {
+        e_tag: Some(ETag::Strong(part.etag)),
+        ..Default::default()
+    };
     set_checksums!(out, &part.checksums);
     Ok(S3Response::new(out))
 }
 
-pub(crate) async fn upload_part_copy(edge: &Edge, req: S3Request<UploadPartCopyInput>) -> ApiResult<S3Response<UploadPartCopyOutput>> {
+pub(crate) async fn upload_part_copy(
+    edge: &Edge,
+    req: S3Request<UploadPartCopyInput>,
+) -> ApiResult<S3Response<UploadPartCopyOutput>> {
     let S3Request { input: i, headers, .. } = req;
     if headers.contains_key("x-amz-copy-source-server-side-encryption-customer-algorithm")
         || headers.contains_key("x-amz-server-side-encryption-customer-algorithm")
     {
-        return Err(ApiError::NotImplemented("keyless does not support SSE-C (customer-provided encryption keys).".into()));
+        return Err(ApiError::NotImplemented(
+            "keyless does not support SSE-C (customer-provided encryption keys).".into(),
+        ));
     }
     let n = part_number(i.part_number)?;
     let (src_bucket, src_key) = copy_source(&i.copy_source)?;
@@ -179,7 +224,10 @@ pub(crate) async fn upload_part_copy(edge: &Edge, req: S3Request<UploadPartCopyI
         None => (0, src.size),
     };
     let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
-    let staged = edge.store.stage(Box::pin(reader.into_stream(start, end)), algorithms).await?;
+    let staged = edge
+        .store
+        .stage(Box::pin(reader.into_stream(start, end)), algorithms)
+        .await?;
     verify_copy(&src, start, end, staged.digests())?;
     let part = edge.store.put_part(&i.bucket, &i.key, &i.upload_id, n, staged).await?;
     let mut result = CopyPartResult {
@@ -188,7 +236,10 @@ pub(crate) async fn upload_part_copy(edge: &Edge, req: S3Request<UploadPartCopyI
         ..Default::default()
     };
     set_checksums!(result, &part.checksums);
-    Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(result),
+        ..Default::default()
+    }))
 }
 
 fn claimed_part_checksums(p: &CompletedPart) -> Checksums {
@@ -205,17 +256,29 @@ fn claimed_part_checksums(p: &CompletedPart) -> Checksums {
 /// The parts listed in a CompleteMultipartUpload body, as the store takes them.
 fn listed_parts(parts: &[CompletedPart]) -> ApiResult<Vec<CompletePart>> {
     if parts.is_empty() {
-        return Err(ApiError::MalformedXml("CompleteMultipartUpload must list at least one part.".into()));
+        return Err(ApiError::MalformedXml(
+            "CompleteMultipartUpload must list at least one part.".into(),
+        ));
     }
     if parts.len() > MAX_PART_NUMBER as usize {
-        return Err(ApiError::MalformedXml(format!("CompleteMultipartUpload may list at most {MAX_PART_NUMBER} parts.")));
+        return Err(ApiError::MalformedXml(format!(
+            "CompleteMultipartUpload may list at most {MAX_PART_NUMBER} parts."
+        )));
     }
     parts
         .iter()
         .map(|p| {
-            let n = p.part_number.ok_or_else(|| ApiError::MalformedXml("Every <Part> must have a <PartNumber>.".into()))?;
-            let etag = p.e_tag.as_ref().ok_or_else(|| ApiError::MalformedXml(format!("Part {n} has no <ETag>; send the ETag UploadPart returned.")))?;
-            Ok(CompletePart { part_number: part_number(n)?, etag: etag.value().to_owned(), checksums: claimed_part_checksums(p) })
+            let n = p
+                .part_number
+                .ok_or_else(|| ApiError::MalformedXml("Every <Part> must have a <PartNumber>.".into()))?;
+            let etag = p.e_tag.as_ref().ok_or_else(|| {
+                ApiError::MalformedXml(format!("Part {n} has no <ETag>; send the ETag UploadPart returned."))
+            })?;
+            Ok(CompletePart {
+                part_number: part_number(n)?,
+                etag: etag.value().to_owned(),
+                checksums: claimed_part_checksums(p),
+            })
         })
         .collect()
 }
@@ -303,7 +366,12 @@ fn check_object_claims(
     }
     let Some((a, claimed)) = checksum else { return Ok(None) };
     let bad_digest = |computed: String| -> ApiError {
-        StoreError::BadDigest { what: format!("x-amz-checksum-{}", a.as_str().to_ascii_lowercase()), claimed: claimed.to_owned(), computed }.into()
+        StoreError::BadDigest {
+            what: format!("x-amz-checksum-{}", a.as_str().to_ascii_lowercase()),
+            claimed: claimed.to_owned(),
+            computed,
+        }
+        .into()
     };
     if !full_object {
         let per_part: Vec<&Checksums> = parts.iter().map(|p| &p.checksums).collect();
@@ -324,21 +392,32 @@ fn check_object_claims(
         })?;
         crcs.push((v, p.size));
     }
-    let combined = crc::combine_parts(a, crcs).ok_or_else(|| ApiError::Internal("a stored part checksum is malformed".into()))?;
+    let combined =
+        crc::combine_parts(a, crcs).ok_or_else(|| ApiError::Internal("a stored part checksum is malformed".into()))?;
     if combined != claimed {
         return Err(bad_digest(combined));
     }
     Ok(Some((a, combined)))
 }
 
-pub(crate) async fn complete(edge: &Edge, req: S3Request<CompleteMultipartUploadInput>) -> ApiResult<S3Response<CompleteMultipartUploadOutput>> {
+pub(crate) async fn complete(
+    edge: &Edge,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> ApiResult<S3Response<CompleteMultipartUploadOutput>> {
     let i = req.input;
-    let parts = i.multipart_upload.as_ref().and_then(|m| m.parts.as_deref()).unwrap_or_default();
+    let parts = i
+        .multipart_upload
+        .as_ref()
+        .and_then(|m| m.parts.as_deref())
+        .unwrap_or_default();
     let listed = listed_parts(parts)?;
     let cond = crate::object::write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
     let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
     let full_object = check_object_claims(edge, &i, &upload, &listed)?;
-    let info = edge.store.complete_upload(&i.bucket, &i.key, &i.upload_id, listed, cond).await?;
+    let info = edge
+        .store
+        .complete_upload(&i.bucket, &i.key, &i.upload_id, listed, cond)
+        .await?;
     // A verified full-object CRC is reported here only: the store keeps COMPOSITE checksums.
     let mut checksums = info.checksums.clone();
     if let Some((a, v)) = full_object {
@@ -356,7 +435,10 @@ pub(crate) async fn complete(edge: &Edge, req: S3Request<CompleteMultipartUpload
     Ok(S3Response::new(out))
 }
 
-pub(crate) async fn abort(edge: &Edge, req: S3Request<AbortMultipartUploadInput>) -> ApiResult<S3Response<AbortMultipartUploadOutput>> {
+pub(crate) async fn abort(
+    edge: &Edge,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> ApiResult<S3Response<AbortMultipartUploadOutput>> {
     let i = &req.input;
     edge.store.abort_upload(&i.bucket, &i.key, &i.upload_id).await?;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
@@ -368,7 +450,11 @@ pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> A
     let marker = match i.part_number_marker {
         None => 0,
         Some(m) if m >= 0 => m as u32,
-        Some(m) => return Err(ApiError::invalid_argument(format!("part-number-marker must be a non-negative integer; got {m}."))),
+        Some(m) => {
+            return Err(ApiError::invalid_argument(format!(
+                "part-number-marker must be a non-negative integer; got {m}."
+            )));
+        }
     };
     let page = edge.store.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)?;
     let algorithm = page.upload.as_ref().and_then(|u| u.checksum_algorithm);
@@ -394,7 +480,10 @@ pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> A
         upload_id: Some(i.upload_id.clone()),
         checksum_algorithm: algorithm.map(wire_algorithm),
         checksum_type: algorithm.map(|_| composite()),
-        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+        initiator: Some(Initiator {
+            id: owner.id.clone(),
+            display_name: owner.display_name.clone(),
+        }),
         owner: Some(owner),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         max_parts: Some(max as i32),
@@ -415,7 +504,13 @@ enum UploadEntry {
 
 /// Groups uploads (sorted by key, then initiation) under `delimiter`, as S3 does, and cuts
 /// the page at `max` entries. `key_marker` is skipped when it names a group already returned.
-fn group_uploads(uploads: &[UploadInfo], prefix: &str, delim: &str, key_marker: Option<&str>, max: usize) -> (Vec<UploadEntry>, bool) {
+fn group_uploads(
+    uploads: &[UploadInfo],
+    prefix: &str,
+    delim: &str,
+    key_marker: Option<&str>,
+    max: usize,
+) -> (Vec<UploadEntry>, bool) {
     let mut out: Vec<UploadEntry> = Vec::new();
     for (idx, u) in uploads.iter().enumerate() {
         let rest = u.key.get(prefix.len()..).unwrap_or_default();
@@ -437,14 +532,21 @@ fn group_uploads(uploads: &[UploadInfo], prefix: &str, delim: &str, key_marker: 
     (out, false)
 }
 
-pub(crate) async fn list_uploads(edge: &Edge, req: S3Request<ListMultipartUploadsInput>) -> ApiResult<S3Response<ListMultipartUploadsOutput>> {
+pub(crate) async fn list_uploads(
+    edge: &Edge,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> ApiResult<S3Response<ListMultipartUploadsOutput>> {
     let i = &req.input;
     let enc = KeyEncoding::from_request(i.encoding_type.as_ref())?;
     let max = page_size(i.max_uploads, "max-uploads")?;
     let delim = delimiter(i.delimiter.as_deref());
     let prefix = i.prefix.clone().unwrap_or_default();
     let key_marker = i.key_marker.clone().filter(|m| !m.is_empty());
-    let upload_id_marker = if key_marker.is_some() { i.upload_id_marker.clone().filter(|m| !m.is_empty()) } else { None };
+    let upload_id_marker = if key_marker.is_some() {
+        i.upload_id_marker.clone().filter(|m| !m.is_empty())
+    } else {
+        None
+    };
     let q = ListUploadsQuery {
         prefix: prefix.clone(),
         key_marker: key_marker.clone(),
@@ -458,7 +560,10 @@ pub(crate) async fn list_uploads(edge: &Edge, req: S3Request<ListMultipartUpload
         checksum_algorithm: u.checksum_algorithm.map(wire_algorithm),
         checksum_type: u.checksum_algorithm.map(|_| composite()),
         initiated: Some(u.initiated.into()),
-        initiator: Some(Initiator { id: owner.id.clone(), display_name: owner.display_name.clone() }),
+        initiator: Some(Initiator {
+            id: owner.id.clone(),
+            display_name: owner.display_name.clone(),
+        }),
         key: Some(enc.apply(&u.key)),
         owner: Some(owner.clone()),
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
@@ -468,12 +573,21 @@ pub(crate) async fn list_uploads(edge: &Edge, req: S3Request<ListMultipartUpload
     let (uploads, prefixes, truncated, next_key, next_id) = match &delim {
         None => {
             let uploads: Vec<MultipartUpload> = page.uploads.iter().map(entry).collect();
-            (uploads, Vec::new(), page.is_truncated, page.next_key_marker, page.next_upload_id_marker)
+            (
+                uploads,
+                Vec::new(),
+                page.is_truncated,
+                page.next_key_marker,
+                page.next_upload_id_marker,
+            )
         }
         Some(d) => {
             let (entries, truncated) = group_uploads(&page.uploads, &prefix, d, key_marker.as_deref(), max);
             let (next_key, next_id) = match entries.last() {
-                Some(UploadEntry::Upload(idx)) if truncated => (Some(page.uploads[*idx].key.clone()), Some(page.uploads[*idx].upload_id.clone())),
+                Some(UploadEntry::Upload(idx)) if truncated => (
+                    Some(page.uploads[*idx].key.clone()),
+                    Some(page.uploads[*idx].upload_id.clone()),
+                ),
                 Some(UploadEntry::Prefix(p)) if truncated => (Some(p.clone()), None),
                 _ => (None, None),
             };
@@ -482,7 +596,9 @@ pub(crate) async fn list_uploads(edge: &Edge, req: S3Request<ListMultipartUpload
             for e in entries {
                 match e {
                     UploadEntry::Upload(idx) => uploads.push(entry(&page.uploads[idx])),
-                    UploadEntry::Prefix(p) => prefixes.push(CommonPrefix { prefix: Some(enc.apply(&p)) }),
+                    UploadEntry::Prefix(p) => prefixes.push(CommonPrefix {
+                        prefix: Some(enc.apply(&p)),
+                    }),
                 }
             }
             (uploads, prefixes, truncated, next_key, next_id)
@@ -527,7 +643,11 @@ mod tests {
         let sha = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::SHA256);
         use ChecksumAlgorithm as A;
         use UploadChecksum as U;
-        let cases: Vec<(Option<&s3s::dto::ChecksumAlgorithm>, Option<&ChecksumType>, Option<UploadChecksum>)> = vec![
+        let cases: Vec<(
+            Option<&s3s::dto::ChecksumAlgorithm>,
+            Option<&ChecksumType>,
+            Option<UploadChecksum>,
+        )> = vec![
             (None, None, Some(U::None)),
             (Some(&crc), None, Some(U::Composite(A::Crc32))),
             (Some(&crc), Some(&comp), Some(U::Composite(A::Crc32))),
@@ -553,17 +673,39 @@ mod tests {
 
     #[test]
     fn listed_parts_need_numbers_and_etags() {
-        let part = |n: Option<i32>, e: Option<&str>| CompletedPart { part_number: n, e_tag: e.map(|e| ETag::Strong(e.into())), ..Default::default() };
+        let part = |n: Option<i32>, e: Option<&str>| CompletedPart {
+            part_number: n,
+            e_tag: e.map(|e| ETag::Strong(e.into())),
+            ..Default::default()
+        };
         assert!(matches!(listed_parts(&[]), Err(ApiError::MalformedXml(_))));
-        assert!(matches!(listed_parts(&[part(None, Some("a"))]), Err(ApiError::MalformedXml(_))));
-        assert!(matches!(listed_parts(&[part(Some(1), None)]), Err(ApiError::MalformedXml(_))));
-        assert!(matches!(listed_parts(&[part(Some(0), Some("a"))]), Err(ApiError::InvalidArgument(_))));
+        assert!(matches!(
+            listed_parts(&[part(None, Some("a"))]),
+            Err(ApiError::MalformedXml(_))
+        ));
+        assert!(matches!(
+            listed_parts(&[part(Some(1), None)]),
+            Err(ApiError::MalformedXml(_))
+        ));
+        assert!(matches!(
+            listed_parts(&[part(Some(0), Some("a"))]),
+            Err(ApiError::InvalidArgument(_))
+        ));
         let ok = listed_parts(&[part(Some(1), Some("a")), part(Some(2), Some("b"))]).unwrap();
-        assert_eq!(ok.iter().map(|p| (p.part_number, p.etag.as_str())).collect::<Vec<_>>(), vec![(1, "a"), (2, "b")]);
+        assert_eq!(
+            ok.iter().map(|p| (p.part_number, p.etag.as_str())).collect::<Vec<_>>(),
+            vec![(1, "a"), (2, "b")]
+        );
     }
 
     fn upload(key: &str) -> UploadInfo {
-        UploadInfo { upload_id: format!("id-{key}"), key: key.into(), initiated: SystemTime::UNIX_EPOCH, meta: Default::default(), checksum_algorithm: None }
+        UploadInfo {
+            upload_id: format!("id-{key}"),
+            key: key.into(),
+            initiated: SystemTime::UNIX_EPOCH,
+            meta: Default::default(),
+            checksum_algorithm: None,
+        }
     }
 
     #[test]
@@ -579,12 +721,21 @@ mod tests {
                 .collect();
             (v.join(" "), truncated)
         };
-        assert_eq!(show(group_uploads(&ups, "", "/", None, 1000)), ("[a/] b [c/] d".into(), false));
+        assert_eq!(
+            show(group_uploads(&ups, "", "/", None, 1000)),
+            ("[a/] b [c/] d".into(), false)
+        );
         assert_eq!(show(group_uploads(&ups, "", "/", None, 2)), ("[a/] b".into(), true));
-        assert_eq!(show(group_uploads(&ups, "", "/", Some("a/"), 1000)), ("b [c/] d".into(), false));
+        assert_eq!(
+            show(group_uploads(&ups, "", "/", Some("a/"), 1000)),
+            ("b [c/] d".into(), false)
+        );
         assert_eq!(show(group_uploads(&ups, "", "/", None, 0)), ("".into(), true));
         let under_c: Vec<UploadInfo> = ["c/x/y", "c/z"].into_iter().map(upload).collect();
         let (entries, _) = group_uploads(&under_c, "c/", "/", None, 1000);
-        assert_eq!(entries, vec![UploadEntry::Prefix("c/x/".into()), UploadEntry::Upload(1)]);
+        assert_eq!(
+            entries,
+            vec![UploadEntry::Prefix("c/x/".into()), UploadEntry::Upload(1)]
+        );
     }
 }

@@ -8,9 +8,9 @@
 use http::HeaderMap;
 use keyless_store::{ChecksumAlgorithm, Checksums, ObjectInfo, StoreError, WriteCondition};
 use s3s::dto::{
-    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
-    DeleteObjectsOutput, DeletedObject, ETag, ETagCondition, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput,
-    PutObjectInput, PutObjectOutput,
+    CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource, DeleteObjectInput, DeleteObjectOutput,
+    DeleteObjectsInput, DeleteObjectsOutput, DeletedObject, ETag, ETagCondition, GetObjectInput, GetObjectOutput,
+    HeadObjectInput, HeadObjectOutput, PutObjectInput, PutObjectOutput,
 };
 use s3s::{S3Request, S3Response};
 
@@ -39,7 +39,9 @@ pub(crate) fn require_null_version(v: Option<&str>) -> ApiResult<()> {
 /// SSE-C headers on a read: no object here is encrypted with a customer key.
 fn reject_customer_key_on_read(sse_customer_algorithm: Option<&str>) -> ApiResult<()> {
     if sse_customer_algorithm.is_some() {
-        return Err(ApiError::invalid_request("The encryption parameters are not applicable to this object: it is not encrypted with a customer key."));
+        return Err(ApiError::invalid_request(
+            "The encryption parameters are not applicable to this object: it is not encrypted with a customer key.",
+        ));
     }
     Ok(())
 }
@@ -49,24 +51,36 @@ fn is_checksum_mode(mode: Option<&s3s::dto::ChecksumMode>) -> bool {
 }
 
 /// The `If-Match` / `If-None-Match` of a write, checked atomically with the commit.
-pub(crate) fn write_condition(if_match: Option<&ETagCondition>, if_none_match: Option<&ETagCondition>) -> ApiResult<WriteCondition> {
+pub(crate) fn write_condition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> ApiResult<WriteCondition> {
     let if_none_match_star = match if_none_match {
         None => false,
         Some(ETagCondition::Any) => true,
         Some(ETagCondition::ETag(_)) => {
-            return Err(ApiError::NotImplemented("On writes, If-None-Match supports only `*` (create the object only if the key is free).".into()));
+            return Err(ApiError::NotImplemented(
+                "On writes, If-None-Match supports only `*` (create the object only if the key is free).".into(),
+            ));
         }
     };
     let if_match = if_match.map(|c| match c {
         ETagCondition::Any => "*".to_owned(),
         ETagCondition::ETag(e) => e.value().to_owned(),
     });
-    Ok(WriteCondition { if_match, if_none_match_star })
+    Ok(WriteCondition {
+        if_match,
+        if_none_match_star,
+    })
 }
 
 /// Response checksums for a read: only when asked for and only for the whole object
 /// (a full-object checksum cannot be checked against part of it).
-fn read_checksums<'a>(info: &'a ObjectInfo, sel: &Selection, mode: Option<&s3s::dto::ChecksumMode>) -> Option<&'a Checksums> {
+fn read_checksums<'a>(
+    info: &'a ObjectInfo,
+    sel: &Selection,
+    mode: Option<&s3s::dto::ChecksumMode>,
+) -> Option<&'a Checksums> {
     (is_checksum_mode(mode) && sel.start == 0 && sel.end == info.size && !sel.partial).then_some(&info.checksums)
 }
 
@@ -80,8 +94,13 @@ pub(crate) async fn get(edge: &Edge, req: S3Request<GetObjectInput>) -> ApiResul
     reject_customer_key_on_read(i.sse_customer_algorithm.as_deref())?;
     let reader = edge.store.open_object(&i.bucket, &i.key)?;
     let info = reader.info.clone();
-    Conditions::new(i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())
-        .check_read(&info.etag, info.last_modified)?;
+    Conditions::new(
+        i.if_match.as_ref(),
+        i.if_none_match.as_ref(),
+        i.if_modified_since.as_ref(),
+        i.if_unmodified_since.as_ref(),
+    )
+    .check_read(&info.etag, info.last_modified)?;
     let sel = range::select(i.range.as_ref(), i.part_number, &info)?;
 
     let mut out = GetObjectOutput::default();
@@ -111,8 +130,13 @@ pub(crate) async fn head(edge: &Edge, req: S3Request<HeadObjectInput>) -> ApiRes
     require_null_version(i.version_id.as_deref())?;
     reject_customer_key_on_read(i.sse_customer_algorithm.as_deref())?;
     let info = edge.store.head_object(&i.bucket, &i.key)?;
-    Conditions::new(i.if_match.as_ref(), i.if_none_match.as_ref(), i.if_modified_since.as_ref(), i.if_unmodified_since.as_ref())
-        .check_read(&info.etag, info.last_modified)?;
+    Conditions::new(
+        i.if_match.as_ref(),
+        i.if_none_match.as_ref(),
+        i.if_modified_since.as_ref(),
+        i.if_unmodified_since.as_ref(),
+    )
+    .check_read(&info.etag, info.last_modified)?;
     let sel = range::select(i.range.as_ref(), i.part_number, &info)?;
 
     let mut out = HeadObjectOutput::default();
@@ -146,17 +170,33 @@ pub(crate) fn reject_unsupported_write(headers: &HeaderMap) -> ApiResult<()> {
             "keyless does not support SSE-C (customer-provided encryption keys); upload without the x-amz-server-side-encryption-customer-* headers.".into(),
         ));
     }
-    if ["x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"].iter().any(|h| headers.contains_key(*h)) {
-        return Err(ApiError::invalid_request("The bucket has no Object Lock configuration (keyless does not support Object Lock); upload without the x-amz-object-lock-* headers."));
+    if [
+        "x-amz-object-lock-mode",
+        "x-amz-object-lock-retain-until-date",
+        "x-amz-object-lock-legal-hold",
+    ]
+    .iter()
+    .any(|h| headers.contains_key(*h))
+    {
+        return Err(ApiError::invalid_request(
+            "The bucket has no Object Lock configuration (keyless does not support Object Lock); upload without the x-amz-object-lock-* headers.",
+        ));
     }
     if headers.contains_key("x-amz-write-offset-bytes") {
-        return Err(ApiError::NotImplemented("keyless does not support appending to objects (x-amz-write-offset-bytes).".into()));
+        return Err(ApiError::NotImplemented(
+            "keyless does not support appending to objects (x-amz-write-offset-bytes).".into(),
+        ));
     }
     Ok(())
 }
 
 pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectInput>) -> ApiResult<S3Response<PutObjectOutput>> {
-    let S3Request { input: i, headers, trailing_headers, .. } = req;
+    let S3Request {
+        input: i,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
     reject_unsupported_write(&headers)?;
     keyless_store::validate_key(&i.key)?;
     let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
@@ -175,12 +215,24 @@ pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectInput>) -> ApiResul
         }
     }
 
-    let upload = Upload { body: i.body, headers: &headers, content_length: i.content_length, trailers: trailing_headers, plan: &plan };
+    let upload = Upload {
+        body: i.body,
+        headers: &headers,
+        content_length: i.content_length,
+        trailers: trailing_headers,
+        plan: &plan,
+    };
     let staged = body::receive(&edge.store, upload).await?;
     let computed = staged.digests().checksums.clone();
-    let info = edge.store.put_object(&i.bucket, &i.key, staged, meta, tags, cond).await?;
+    let info = edge
+        .store
+        .put_object(&i.bucket, &i.key, staged, meta, tags, cond)
+        .await?;
 
-    let mut out = PutObjectOutput { e_tag: Some(ETag::Strong(info.etag)), ..Default::default() };
+    let mut out = PutObjectOutput {
+        e_tag: Some(ETag::Strong(info.etag)),
+        ..Default::default()
+    };
     set_checksums!(out, &computed);
     out.checksum_type = checksum::checksum_type(&computed);
     Ok(S3Response::new(out))
@@ -189,11 +241,17 @@ pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectInput>) -> ApiResul
 /// The bucket, key and version id of `x-amz-copy-source`.
 pub(crate) fn copy_source(src: &CopySource) -> ApiResult<(&str, &str)> {
     match src {
-        CopySource::Bucket { bucket, key, version_id } => {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
             require_null_version(version_id.as_deref())?;
             Ok((bucket, key))
         }
-        _ => Err(ApiError::NotImplemented("keyless has no access points or outposts; name the copy source as bucket/key.".into())),
+        _ => Err(ApiError::NotImplemented(
+            "keyless has no access points or outposts; name the copy source as bucket/key.".into(),
+        )),
     }
 }
 
@@ -203,17 +261,26 @@ fn directive(value: Option<&str>, header: &str) -> ApiResult<bool> {
         None => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("COPY") => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("REPLACE") => Ok(true),
-        Some(v) => Err(ApiError::invalid_argument(format!("Unknown {header} {v:?}: use COPY or REPLACE."))),
+        Some(v) => Err(ApiError::invalid_argument(format!(
+            "Unknown {header} {v:?}: use COPY or REPLACE."
+        ))),
     }
 }
 
 /// The checksum algorithms a copy computes: the source's (composite ones become full-object
 /// checksums of the copy, which is a single part) and any the request names.
-fn copy_algorithms(src: &Checksums, requested: Option<&s3s::dto::ChecksumAlgorithm>) -> ApiResult<Vec<ChecksumAlgorithm>> {
+fn copy_algorithms(
+    src: &Checksums,
+    requested: Option<&s3s::dto::ChecksumAlgorithm>,
+) -> ApiResult<Vec<ChecksumAlgorithm>> {
     let mut out: Vec<ChecksumAlgorithm> = src.algorithms().collect();
     if let Some(r) = requested {
-        let a = ChecksumAlgorithm::parse(r.as_str())
-            .ok_or_else(|| ApiError::invalid_request(format!("{:?} is not a checksum algorithm; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.", r.as_str())))?;
+        let a = ChecksumAlgorithm::parse(r.as_str()).ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "{:?} is not a checksum algorithm; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.",
+                r.as_str()
+            ))
+        })?;
         if !out.contains(&a) {
             out.push(a);
         }
@@ -229,9 +296,15 @@ pub(crate) fn verify_copy(src: &ObjectInfo, start: u64, end: u64, copied: &keyle
     }
     let md5_differs = src.part_sizes.is_none() && copied.md5_hex() != src.etag;
     let checksum_differs = src.checksums.composite_parts.is_none()
-        && src.checksums.algorithms().any(|a| copied.checksums.get(a).is_some_and(|c| Some(c) != src.checksums.get(a)));
+        && src
+            .checksums
+            .algorithms()
+            .any(|a| copied.checksums.get(a).is_some_and(|c| Some(c) != src.checksums.get(a)));
     if md5_differs || checksum_differs {
-        return Err(ApiError::Internal(format!("the bytes read back for a copy of {:?} do not match its stored digests", src.key)));
+        return Err(ApiError::Internal(format!(
+            "the bytes read back for a copy of {:?} do not match its stored digests",
+            src.key
+        )));
     }
     Ok(())
 }
@@ -240,12 +313,20 @@ pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiRes
     let S3Request { input: i, headers, .. } = req;
     reject_unsupported_write(&headers)?;
     if headers.contains_key("x-amz-copy-source-server-side-encryption-customer-algorithm") {
-        return Err(ApiError::invalid_request("The source object is not encrypted with a customer key; drop the x-amz-copy-source-server-side-encryption-customer-* headers."));
+        return Err(ApiError::invalid_request(
+            "The source object is not encrypted with a customer key; drop the x-amz-copy-source-server-side-encryption-customer-* headers.",
+        ));
     }
     keyless_store::validate_key(&i.key)?;
     let (src_bucket, src_key) = copy_source(&i.copy_source)?;
-    let replace_meta = directive(i.metadata_directive.as_ref().map(|d| d.as_str()), "x-amz-metadata-directive")?;
-    let replace_tags = directive(i.tagging_directive.as_ref().map(|d| d.as_str()), "x-amz-tagging-directive")?;
+    let replace_meta = directive(
+        i.metadata_directive.as_ref().map(|d| d.as_str()),
+        "x-amz-metadata-directive",
+    )?;
+    let replace_tags = directive(
+        i.tagging_directive.as_ref().map(|d| d.as_str()),
+        "x-amz-tagging-directive",
+    )?;
     if src_bucket == i.bucket
         && src_key == i.key
         && !replace_meta
@@ -258,8 +339,16 @@ pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiRes
              metadata, storage class, website redirect location or encryption attributes; send x-amz-metadata-directive: REPLACE.",
         ));
     }
-    let meta = if replace_meta { Some(meta::from_request(&headers, i.metadata.as_ref())?) } else { None };
-    let tags = if replace_tags { Some(tagging::from_header(i.tagging.as_deref())?) } else { None };
+    let meta = if replace_meta {
+        Some(meta::from_request(&headers, i.metadata.as_ref())?)
+    } else {
+        None
+    };
+    let tags = if replace_tags {
+        Some(tagging::from_header(i.tagging.as_deref())?)
+    } else {
+        None
+    };
 
     edge.store.head_bucket(&i.bucket)?;
     let reader = edge.store.open_object(src_bucket, src_key)?;
@@ -280,12 +369,18 @@ pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiRes
     }
 
     let algorithms = copy_algorithms(&src.checksums, i.checksum_algorithm.as_ref())?;
-    let staged = edge.store.stage(Box::pin(reader.into_stream(0, src.size)), algorithms).await?;
+    let staged = edge
+        .store
+        .stage(Box::pin(reader.into_stream(0, src.size)), algorithms)
+        .await?;
     verify_copy(&src, 0, src.size, staged.digests())?;
     let computed = staged.digests().checksums.clone();
     let meta = meta.unwrap_or_else(|| src.meta.clone());
     let tags = tags.unwrap_or_else(|| src.tags.clone());
-    let info = edge.store.put_object(&i.bucket, &i.key, staged, meta, tags, WriteCondition::default()).await?;
+    let info = edge
+        .store
+        .put_object(&i.bucket, &i.key, staged, meta, tags, WriteCondition::default())
+        .await?;
 
     let mut result = CopyObjectResult {
         e_tag: Some(ETag::Strong(info.etag)),
@@ -294,10 +389,16 @@ pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiRes
         ..Default::default()
     };
     set_checksums!(result, &computed);
-    Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        ..Default::default()
+    }))
 }
 
-pub(crate) async fn delete(edge: &Edge, req: S3Request<DeleteObjectInput>) -> ApiResult<S3Response<DeleteObjectOutput>> {
+pub(crate) async fn delete(
+    edge: &Edge,
+    req: S3Request<DeleteObjectInput>,
+) -> ApiResult<S3Response<DeleteObjectOutput>> {
     let i = &req.input;
     require_null_version(i.version_id.as_deref())?;
     let cond = write_condition(i.if_match.as_ref(), None)?;
@@ -305,7 +406,10 @@ pub(crate) async fn delete(edge: &Edge, req: S3Request<DeleteObjectInput>) -> Ap
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
-pub(crate) async fn delete_many(edge: &Edge, req: S3Request<DeleteObjectsInput>) -> ApiResult<S3Response<DeleteObjectsOutput>> {
+pub(crate) async fn delete_many(
+    edge: &Edge,
+    req: S3Request<DeleteObjectsInput>,
+) -> ApiResult<S3Response<DeleteObjectsOutput>> {
     let i = &req.input;
     let objects = &i.delete.objects;
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
@@ -325,7 +429,10 @@ pub(crate) async fn delete_many(edge: &Edge, req: S3Request<DeleteObjectsInput>)
             results.push((o.key.clone(), r));
         } else if let Some(etag) = &o.e_tag {
             // A conditional delete is checked inside its own commit.
-            let cond = WriteCondition { if_match: Some(etag.value().to_owned()), if_none_match_star: false };
+            let cond = WriteCondition {
+                if_match: Some(etag.value().to_owned()),
+                if_none_match_star: false,
+            };
             match edge.store.delete_object(&i.bucket, &o.key, cond).await {
                 Err(e @ StoreError::NoSuchBucket(_)) => return Err(e.into()),
                 r => results.push((o.key.clone(), r.map(|_| ()).map_err(ApiError::from))),
@@ -348,14 +455,26 @@ pub(crate) async fn delete_many(edge: &Edge, req: S3Request<DeleteObjectsInput>)
     for (key, r) in results {
         match r {
             Ok(()) if quiet => {}
-            Ok(()) => deleted.push(DeletedObject { key: Some(key), ..Default::default() }),
+            Ok(()) => deleted.push(DeletedObject {
+                key: Some(key),
+                ..Default::default()
+            }),
             Err(e) => {
                 let (code, message) = code_and_message(&e);
-                errors.push(s3s::dto::Error { code: Some(code), key: Some(key), message: Some(message), version_id: None });
+                errors.push(s3s::dto::Error {
+                    code: Some(code),
+                    key: Some(key),
+                    message: Some(message),
+                    version_id: None,
+                });
             }
         }
     }
-    Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), ..Default::default() }))
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    }))
 }
 
 #[cfg(test)]
@@ -364,7 +483,12 @@ mod tests {
 
     #[test]
     fn versions() {
-        for (v, ok) in [(None, true), (Some(""), true), (Some("null"), true), (Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd"), false)] {
+        for (v, ok) in [
+            (None, true),
+            (Some(""), true),
+            (Some("null"), true),
+            (Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd"), false),
+        ] {
             assert_eq!(require_null_version(v).is_ok(), ok, "{v:?}");
         }
     }
@@ -379,14 +503,22 @@ mod tests {
         assert_eq!(c.if_match.as_deref(), Some("abc"));
         let c = write_condition(Some(&star), None).unwrap();
         assert_eq!(c.if_match.as_deref(), Some("*"));
-        assert!(matches!(write_condition(None, Some(&tag)), Err(ApiError::NotImplemented(_))));
+        assert!(matches!(
+            write_condition(None, Some(&tag)),
+            Err(ApiError::NotImplemented(_))
+        ));
         assert_eq!(write_condition(None, None).unwrap(), WriteCondition::default());
     }
 
     #[test]
     fn directives() {
-        let cases: [(Option<&str>, Option<bool>); 5] =
-            [(None, Some(false)), (Some("COPY"), Some(false)), (Some("REPLACE"), Some(true)), (Some("replace"), Some(true)), (Some("MERGE"), None)];
+        let cases: [(Option<&str>, Option<bool>); 5] = [
+            (None, Some(false)),
+            (Some("COPY"), Some(false)),
+            (Some("REPLACE"), Some(true)),
+            (Some("replace"), Some(true)),
+            (Some("MERGE"), None),
+        ];
         for (v, want) in cases {
             assert_eq!(directive(v, "x-amz-metadata-directive").ok(), want, "{v:?}");
         }
@@ -397,8 +529,15 @@ mod tests {
         let mut h = HeaderMap::new();
         assert!(reject_unsupported_write(&h).is_ok());
         h.insert("x-amz-server-side-encryption", "AES256".parse().unwrap());
-        assert!(reject_unsupported_write(&h).is_ok(), "SSE-S3 is accepted: the disk is the encryption boundary");
-        for name in ["x-amz-server-side-encryption-customer-algorithm", "x-amz-object-lock-mode", "x-amz-write-offset-bytes"] {
+        assert!(
+            reject_unsupported_write(&h).is_ok(),
+            "SSE-S3 is accepted: the disk is the encryption boundary"
+        );
+        for name in [
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-object-lock-mode",
+            "x-amz-write-offset-bytes",
+        ] {
             let mut h = HeaderMap::new();
             h.insert(http::HeaderName::from_static(name), "x".parse().unwrap());
             assert!(reject_unsupported_write(&h).is_err(), "{name}");
@@ -411,7 +550,10 @@ mod tests {
         src.set(ChecksumAlgorithm::Crc32, Some("AAAAAA==-2".into()));
         src.composite_parts = Some(2);
         let req = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::SHA256);
-        assert_eq!(copy_algorithms(&src, Some(&req)).unwrap(), vec![ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256]);
+        assert_eq!(
+            copy_algorithms(&src, Some(&req)).unwrap(),
+            vec![ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256]
+        );
         assert_eq!(copy_algorithms(&Checksums::default(), None).unwrap(), vec![]);
         let bad = s3s::dto::ChecksumAlgorithm::from("MD5".to_owned());
         assert!(copy_algorithms(&Checksums::default(), Some(&bad)).is_err());

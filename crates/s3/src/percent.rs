@@ -100,7 +100,11 @@ mod tests {
 
     #[test]
     fn parse_form_cases() {
-        let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(parse_form("").unwrap(), pairs(&[]));
         assert_eq!(parse_form("a=1&b=2").unwrap(), pairs(&[("a", "1"), ("b", "2")]));
         assert_eq!(parse_form("k").unwrap(), pairs(&[("k", "")]));

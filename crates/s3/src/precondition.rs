@@ -117,7 +117,10 @@ impl Conditions {
     pub(crate) fn check_read(&self, etag: &str, last_modified: SystemTime) -> ApiResult<()> {
         match self.evaluate(etag, last_modified) {
             Outcome::Proceed => Ok(()),
-            Outcome::NotModified => Err(ApiError::NotModified { etag: etag.to_owned(), last_modified }),
+            Outcome::NotModified => Err(ApiError::NotModified {
+                etag: etag.to_owned(),
+                last_modified,
+            }),
             Outcome::Failed => Err(StoreError::PreconditionFailed.into()),
         }
     }
@@ -143,22 +146,43 @@ mod tests {
     }
 
     fn tag(t: &str) -> Option<TagCondition> {
-        Some(if t == "*" { TagCondition::Any } else { TagCondition::Tag(t.to_owned()) })
+        Some(if t == "*" {
+            TagCondition::Any
+        } else {
+            TagCondition::Tag(t.to_owned())
+        })
     }
 
     /// The object was modified at second 100 (plus a fraction, which HTTP dates drop).
     #[test]
     fn precedence_table() {
         let lm = at(100) + Duration::from_millis(700);
-        let c = |im, inm, ims, ius| Conditions { if_match: im, if_none_match: inm, if_modified_since: ims, if_unmodified_since: ius };
+        let c = |im, inm, ims, ius| Conditions {
+            if_match: im,
+            if_none_match: inm,
+            if_modified_since: ims,
+            if_unmodified_since: ius,
+        };
         let cases: Vec<(&str, Conditions, Outcome)> = vec![
             ("none", c(None, None, None, None), Outcome::Proceed),
             ("if-match hit", c(tag(ETAG), None, None, None), Outcome::Proceed),
-            ("if-match quoted hit", c(tag("\"abc\""), None, None, None), Outcome::Proceed),
+            (
+                "if-match quoted hit",
+                c(tag("\"abc\""), None, None, None),
+                Outcome::Proceed,
+            ),
             ("if-match star", c(tag("*"), None, None, None), Outcome::Proceed),
             ("if-match miss", c(tag("zzz"), None, None, None), Outcome::Failed),
-            ("if-none-match hit", c(None, tag(ETAG), None, None), Outcome::NotModified),
-            ("if-none-match star", c(None, tag("*"), None, None), Outcome::NotModified),
+            (
+                "if-none-match hit",
+                c(None, tag(ETAG), None, None),
+                Outcome::NotModified,
+            ),
+            (
+                "if-none-match star",
+                c(None, tag("*"), None, None),
+                Outcome::NotModified,
+            ),
             ("if-none-match miss", c(None, tag("zzz"), None, None), Outcome::Proceed),
             ("ims equal to lm", c(None, None, Some(100), None), Outcome::NotModified),
             ("ims after lm", c(None, None, Some(200), None), Outcome::NotModified),
@@ -166,13 +190,29 @@ mod tests {
             ("ius equal to lm", c(None, None, None, Some(100)), Outcome::Proceed),
             ("ius before lm", c(None, None, None, Some(99)), Outcome::Failed),
             // S3: If-Match true and If-Unmodified-Since false → 200.
-            ("if-match overrides ius", c(tag(ETAG), None, None, Some(1)), Outcome::Proceed),
+            (
+                "if-match overrides ius",
+                c(tag(ETAG), None, None, Some(1)),
+                Outcome::Proceed,
+            ),
             // S3: If-None-Match false (no match) and If-Modified-Since false → 200.
-            ("if-none-match miss overrides ims", c(None, tag("zzz"), Some(200), None), Outcome::Proceed),
+            (
+                "if-none-match miss overrides ims",
+                c(None, tag("zzz"), Some(200), None),
+                Outcome::Proceed,
+            ),
             // S3: If-None-Match true (match) and If-Modified-Since true → 304.
-            ("if-none-match hit with ims", c(None, tag(ETAG), Some(1), None), Outcome::NotModified),
+            (
+                "if-none-match hit with ims",
+                c(None, tag(ETAG), Some(1), None),
+                Outcome::NotModified,
+            ),
             ("412 beats 304", c(tag("zzz"), tag(ETAG), None, None), Outcome::Failed),
-            ("ius fails before ims", c(None, None, Some(200), Some(1)), Outcome::Failed),
+            (
+                "ius fails before ims",
+                c(None, None, Some(200), Some(1)),
+                Outcome::Failed,
+            ),
         ];
         for (name, conds, want) in cases {
             assert_eq!(conds.evaluate(ETAG, lm), want, "{name}");
@@ -181,7 +221,10 @@ mod tests {
 
     #[test]
     fn copy_source_never_answers_304() {
-        let c = Conditions { if_none_match: tag(ETAG), ..Default::default() };
+        let c = Conditions {
+            if_none_match: tag(ETAG),
+            ..Default::default()
+        };
         let e = c.check_copy_source(ETAG, at(1)).unwrap_err();
         assert!(matches!(e, ApiError::Store(StoreError::PreconditionFailed)));
         let e = c.check_read(ETAG, at(1)).unwrap_err();

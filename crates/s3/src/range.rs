@@ -23,30 +23,53 @@ impl Selection {
 
     /// `bytes first-last/size`, for a partial answer.
     pub(crate) fn content_range(&self, size: u64) -> Option<String> {
-        self.partial.then(|| format!("bytes {}-{}/{size}", self.start, self.end.saturating_sub(1)))
+        self.partial
+            .then(|| format!("bytes {}-{}/{size}", self.start, self.end.saturating_sub(1)))
     }
 }
 
 /// Chooses the bytes of a GetObject or HeadObject.
 pub(crate) fn select(range: Option<&Range>, part_number: Option<i32>, info: &ObjectInfo) -> ApiResult<Selection> {
     match (range, part_number) {
-        (Some(_), Some(_)) => Err(ApiError::invalid_request("Cannot specify both a Range header and a partNumber parameter; send one.")),
+        (Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "Cannot specify both a Range header and a partNumber parameter; send one.",
+        )),
         (None, Some(n)) => {
             let count = info.parts_count();
             let Ok(k) = u32::try_from(n) else {
-                return Err(ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive."));
+                return Err(ApiError::invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive.",
+                ));
             };
             if k == 0 || k > 10_000 {
-                return Err(ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive."));
+                return Err(ApiError::invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive.",
+                ));
             }
-            let (start, end) = info.part_range(k).ok_or(ApiError::InvalidPartNumber { part: n, count })?;
-            Ok(Selection { start, end, partial: info.part_sizes.is_some() })
+            let (start, end) = info
+                .part_range(k)
+                .ok_or(ApiError::InvalidPartNumber { part: n, count })?;
+            Ok(Selection {
+                start,
+                end,
+                partial: info.part_sizes.is_some(),
+            })
         }
         (Some(r), None) => {
-            let r = r.check(info.size).map_err(|_| ApiError::InvalidRange { size: info.size })?;
-            Ok(Selection { start: r.start, end: r.end, partial: true })
+            let r = r
+                .check(info.size)
+                .map_err(|_| ApiError::InvalidRange { size: info.size })?;
+            Ok(Selection {
+                start: r.start,
+                end: r.end,
+                partial: true,
+            })
         }
-        (None, None) => Ok(Selection { start: 0, end: info.size, partial: false }),
+        (None, None) => Ok(Selection {
+            start: 0,
+            end: info.size,
+            partial: false,
+        }),
     }
 }
 
@@ -59,7 +82,11 @@ pub(crate) fn copy_source_range(header: &str, size: u64) -> ApiResult<(u64, u64)
              zero-based offsets of the first and last bytes to copy.",
         )
     };
-    let (first, last) = header.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(malformed)?;
+    let (first, last) = header
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(malformed)?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(first) || !digits(last) {
         return Err(malformed());
@@ -126,7 +153,10 @@ mod tests {
         }
         let empty = object(0, None);
         let r = Range::parse("bytes=0-").unwrap();
-        assert_eq!(select(Some(&r), None, &empty).map_err(code), Err("InvalidRange".to_owned()));
+        assert_eq!(
+            select(Some(&r), None, &empty).map_err(code),
+            Err("InvalidRange".to_owned())
+        );
     }
 
     #[test]
@@ -156,11 +186,16 @@ mod tests {
             (&single, 2, Err("InvalidPartNumber")),
         ];
         for (o, n, want) in cases {
-            let got = select(None, Some(n), o).map(|s| (s.start, s.end, s.partial)).map_err(code);
+            let got = select(None, Some(n), o)
+                .map(|s| (s.start, s.end, s.partial))
+                .map_err(code);
             assert_eq!(got, want.map_err(str::to_owned), "part {n}");
         }
         let r = Range::parse("bytes=0-1").unwrap();
-        assert_eq!(select(Some(&r), Some(1), &mp).map_err(code), Err("InvalidRequest".to_owned()));
+        assert_eq!(
+            select(Some(&r), Some(1), &mp).map_err(code),
+            Err("InvalidRequest".to_owned())
+        );
     }
 
     #[test]
@@ -178,7 +213,11 @@ mod tests {
             ("bytes=+1-2", 10, Err("InvalidArgument")),
         ];
         for (header, size, want) in cases {
-            assert_eq!(copy_source_range(header, *size).map_err(code), want.map_err(str::to_owned), "{header}");
+            assert_eq!(
+                copy_source_range(header, *size).map_err(code),
+                want.map_err(str::to_owned),
+                "{header}"
+            );
         }
     }
 }

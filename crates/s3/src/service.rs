@@ -22,7 +22,10 @@ const OWNER_NAME: &str = "keyless";
 
 impl Edge {
     pub(crate) fn owner(&self) -> Owner {
-        Owner { id: Some(OWNER_ID.to_owned()), display_name: Some(OWNER_NAME.to_owned()) }
+        Owner {
+            id: Some(OWNER_ID.to_owned()),
+            display_name: Some(OWNER_NAME.to_owned()),
+        }
     }
 }
 
@@ -53,11 +56,17 @@ impl S3 for Edge {
         run!(bucket::head(self, req))
     }
 
-    async fn get_bucket_location(&self, req: S3Request<GetBucketLocationInput>) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         run!(bucket::location(self, req))
     }
 
-    async fn get_bucket_versioning(&self, req: S3Request<GetBucketVersioningInput>) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         run!(bucket::versioning(self, req))
     }
 
@@ -71,7 +80,10 @@ impl S3 for Edge {
         run!(list::list_v2(self, req))
     }
 
-    async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         run!(list::list_versions(self, req))
     }
 
@@ -90,7 +102,10 @@ impl S3 for Edge {
     }
 
     async fn post_object(&self, _req: S3Request<PostObjectInput>) -> S3Result<S3Response<PostObjectOutput>> {
-        Err(crate::error::ApiError::NotImplemented("keyless does not accept browser-form (POST) uploads; use PutObject or a presigned PUT URL.".into()).into())
+        Err(crate::error::ApiError::NotImplemented(
+            "keyless does not accept browser-form (POST) uploads; use PutObject or a presigned PUT URL.".into(),
+        )
+        .into())
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
@@ -107,15 +122,24 @@ impl S3 for Edge {
 
     // ---- tagging ----
 
-    async fn get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         run!(tagging::get(self, req))
     }
 
-    async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         run!(tagging::put(self, req))
     }
 
-    async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         run!(tagging::delete(self, req))
     }
 
@@ -132,7 +156,10 @@ impl S3 for Edge {
         run!(multipart::upload_part(self, req))
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         run!(multipart::upload_part_copy(self, req))
     }
 
@@ -143,7 +170,10 @@ impl S3 for Edge {
         run!(multipart::complete(self, req))
     }
 
-    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         run!(multipart::abort(self, req))
     }
 
@@ -151,7 +181,10 @@ impl S3 for Edge {
         run!(multipart::list_parts(self, req))
     }
 
-    async fn list_multipart_uploads(&self, req: S3Request<ListMultipartUploadsInput>) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         run!(multipart::list_uploads(self, req))
     }
 }

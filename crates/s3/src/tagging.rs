@@ -2,8 +2,8 @@
 //! tagging operations (GetObjectTagging, PutObjectTagging, DeleteObjectTagging).
 
 use s3s::dto::{
-    DeleteObjectTaggingInput, DeleteObjectTaggingOutput, GetObjectTaggingInput, GetObjectTaggingOutput, PutObjectTaggingInput,
-    PutObjectTaggingOutput, Tag, TagSet,
+    DeleteObjectTaggingInput, DeleteObjectTaggingOutput, GetObjectTaggingInput, GetObjectTaggingOutput,
+    PutObjectTaggingInput, PutObjectTaggingOutput, Tag, TagSet,
 };
 use s3s::{S3Request, S3Response};
 
@@ -22,21 +22,32 @@ pub(crate) type Tags = Vec<(String, String)>;
 /// Checks a tag set against S3's rules.
 pub(crate) fn validate(tags: &Tags) -> ApiResult<()> {
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::InvalidTag(format!("Object tags cannot be more than {MAX_TAGS}; this request has {}.", tags.len())));
+        return Err(ApiError::InvalidTag(format!(
+            "Object tags cannot be more than {MAX_TAGS}; this request has {}.",
+            tags.len()
+        )));
     }
     for (i, (k, v)) in tags.iter().enumerate() {
         let key_chars = k.chars().count();
         if key_chars == 0 || key_chars > MAX_KEY_CHARS {
-            return Err(ApiError::InvalidTag(format!("A tag key must be 1 to {MAX_KEY_CHARS} characters long; {k:?} is {key_chars}.")));
+            return Err(ApiError::InvalidTag(format!(
+                "A tag key must be 1 to {MAX_KEY_CHARS} characters long; {k:?} is {key_chars}."
+            )));
         }
         if v.chars().count() > MAX_VALUE_CHARS {
-            return Err(ApiError::InvalidTag(format!("The value of tag {k:?} is longer than {MAX_VALUE_CHARS} characters.")));
+            return Err(ApiError::InvalidTag(format!(
+                "The value of tag {k:?} is longer than {MAX_VALUE_CHARS} characters."
+            )));
         }
         if k.starts_with("aws:") {
-            return Err(ApiError::InvalidTag(format!("The tag key {k:?} uses the reserved prefix aws:; choose another key.")));
+            return Err(ApiError::InvalidTag(format!(
+                "The tag key {k:?} uses the reserved prefix aws:; choose another key."
+            )));
         }
         if tags[..i].iter().any(|(other, _)| other == k) {
-            return Err(ApiError::InvalidTag(format!("The tag key {k:?} is given twice; each key may appear once.")));
+            return Err(ApiError::InvalidTag(format!(
+                "The tag key {k:?} is given twice; each key may appear once."
+            )));
         }
     }
     Ok(())
@@ -45,30 +56,50 @@ pub(crate) fn validate(tags: &Tags) -> ApiResult<()> {
 /// Parses and checks `x-amz-tagging: k1=v1&k2=v2` (form-encoded).
 pub(crate) fn from_header(header: Option<&str>) -> ApiResult<Tags> {
     let Some(h) = header else { return Ok(Vec::new()) };
-    let tags = percent::parse_form(h)
-        .map_err(|e| ApiError::InvalidArgument(format!("The x-amz-tagging header is not a valid URL query string: {e}.")))?;
+    let tags = percent::parse_form(h).map_err(|e| {
+        ApiError::InvalidArgument(format!(
+            "The x-amz-tagging header is not a valid URL query string: {e}."
+        ))
+    })?;
     validate(&tags)?;
     Ok(tags)
 }
 
 fn from_tag_set(set: &TagSet) -> ApiResult<Tags> {
-    let tags: Tags = set.iter().map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default())).collect();
+    let tags: Tags = set
+        .iter()
+        .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+        .collect();
     validate(&tags)?;
     Ok(tags)
 }
 
 fn to_tag_set(tags: &Tags) -> TagSet {
-    tags.iter().map(|(k, v)| Tag { key: Some(k.clone()), value: Some(v.clone()) }).collect()
+    tags.iter()
+        .map(|(k, v)| Tag {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
 }
 
-pub(crate) async fn get(edge: &Edge, req: S3Request<GetObjectTaggingInput>) -> ApiResult<S3Response<GetObjectTaggingOutput>> {
+pub(crate) async fn get(
+    edge: &Edge,
+    req: S3Request<GetObjectTaggingInput>,
+) -> ApiResult<S3Response<GetObjectTaggingOutput>> {
     let i = &req.input;
     require_null_version(i.version_id.as_deref())?;
     let info = edge.store.head_object(&i.bucket, &i.key)?;
-    Ok(S3Response::new(GetObjectTaggingOutput { tag_set: to_tag_set(&info.tags), version_id: None }))
+    Ok(S3Response::new(GetObjectTaggingOutput {
+        tag_set: to_tag_set(&info.tags),
+        version_id: None,
+    }))
 }
 
-pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectTaggingInput>) -> ApiResult<S3Response<PutObjectTaggingOutput>> {
+pub(crate) async fn put(
+    edge: &Edge,
+    req: S3Request<PutObjectTaggingInput>,
+) -> ApiResult<S3Response<PutObjectTaggingOutput>> {
     let i = &req.input;
     require_null_version(i.version_id.as_deref())?;
     let tags = from_tag_set(&i.tagging.tag_set)?;
@@ -76,7 +107,10 @@ pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectTaggingInput>) -> A
     Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
 }
 
-pub(crate) async fn delete(edge: &Edge, req: S3Request<DeleteObjectTaggingInput>) -> ApiResult<S3Response<DeleteObjectTaggingOutput>> {
+pub(crate) async fn delete(
+    edge: &Edge,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> ApiResult<S3Response<DeleteObjectTaggingOutput>> {
     let i = &req.input;
     require_null_version(i.version_id.as_deref())?;
     edge.store.set_tags(&i.bucket, &i.key, Vec::new()).await?;
@@ -125,7 +159,10 @@ mod tests {
     #[test]
     fn tagging_header() {
         assert_eq!(from_header(None).unwrap(), tags(&[]));
-        assert_eq!(from_header(Some("a=1&b=two+words&c=%2B")).unwrap(), tags(&[("a", "1"), ("b", "two words"), ("c", "+")]));
+        assert_eq!(
+            from_header(Some("a=1&b=two+words&c=%2B")).unwrap(),
+            tags(&[("a", "1"), ("b", "two words"), ("c", "+")])
+        );
         assert!(matches!(from_header(Some("a=%zz")), Err(ApiError::InvalidArgument(_))));
         assert!(matches!(from_header(Some("a=1&a=2")), Err(ApiError::InvalidTag(_))));
     }

@@ -47,7 +47,12 @@ async fn start() -> Server {
     let (store, _) = Store::open(dir.path(), StoreOptions::default()).expect("store");
     let front = S3Front::new(
         store,
-        FrontOptions { root_access_key: AK.into(), root_secret_key: SK.into(), region: REGION.into(), virtual_host_domains: vec![] },
+        FrontOptions {
+            root_access_key: AK.into(),
+            root_secret_key: SK.into(),
+            region: REGION.into(),
+            virtual_host_domains: vec![],
+        },
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -59,7 +64,9 @@ async fn start() -> Server {
                     let front = front.clone();
                     async move { Ok::<_, Infallible>(front.handle(req).await) }
                 });
-                let _ = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
+                let _ = Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -79,7 +86,14 @@ struct Req<'a> {
 
 impl<'a> Req<'a> {
     fn new(method: &'a str, path: &'a str) -> Self {
-        Self { method, path, headers: vec![], body: vec![], signed: true, region: REGION }
+        Self {
+            method,
+            path,
+            headers: vec![],
+            body: vec![],
+            signed: true,
+            region: REGION,
+        }
     }
     fn header(mut self, k: &'a str, v: &str) -> Self {
         self.headers.push((k, v.to_owned()));
@@ -100,10 +114,18 @@ impl<'a> Req<'a> {
 
     fn render(&self, host: &str) -> Vec<u8> {
         let now = time::OffsetDateTime::now_utc();
-        let amz_date = now.format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).expect("date");
+        let amz_date = now
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .expect("date");
         let date = &amz_date[..8];
         let (path, query) = self.path.split_once('?').unwrap_or((self.path, ""));
-        let mut headers: Vec<(String, String)> = self.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
         headers.push(("host".into(), host.into()));
         if self.signed {
             headers.push(("x-amz-date".into(), amz_date.clone()));
@@ -123,7 +145,11 @@ impl<'a> Req<'a> {
             };
             let signed_names = headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
             let canon_headers: String = headers.iter().map(|(k, v)| format!("{k}:{}\n", v.trim())).collect();
-            let creq = format!("{}\n{path}\n{canon_query}\n{canon_headers}\n{signed_names}\n{}", self.method, sha256_hex(&self.body));
+            let creq = format!(
+                "{}\n{path}\n{canon_query}\n{canon_headers}\n{signed_names}\n{}",
+                self.method,
+                sha256_hex(&self.body)
+            );
             let scope = format!("{date}/{}/s3/aws4_request", self.region);
             let sts = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(creq.as_bytes()));
             let mut key = hmac(format!("AWS4{SK}").as_bytes(), date.as_bytes());
@@ -156,7 +182,10 @@ struct Resp {
 
 impl Resp {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -172,7 +201,11 @@ struct Conn {
 
 impl Conn {
     async fn open(s: &Server) -> Self {
-        Self { stream: TcpStream::connect(s.addr).await.expect("connect"), host: s.addr.to_string(), buf: vec![] }
+        Self {
+            stream: TcpStream::connect(s.addr).await.expect("connect"),
+            host: s.addr.to_string(),
+            buf: vec![],
+        }
     }
 
     async fn send(&mut self, r: Req<'_>) -> Resp {
@@ -198,10 +231,20 @@ impl Conn {
         let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
         self.buf.drain(..end + 4);
         let mut lines = head.split("\r\n");
-        let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
-        let headers: Vec<(String, String)> =
-            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
-        let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
         let len = if head_only || status == 304 { 0 } else { len };
         while self.buf.len() < len {
             assert!(self.fill().await, "connection closed inside a body");
@@ -230,7 +273,13 @@ async fn put_get_head_round_trip_with_conditions() {
     let s = start().await;
     let mut c = Conn::open(&s).await;
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
-    let put = c.send(Req::new("PUT", "/bkt/hello.txt").header("content-type", "text/plain").body(b"hello world")).await;
+    let put = c
+        .send(
+            Req::new("PUT", "/bkt/hello.txt")
+                .header("content-type", "text/plain")
+                .body(b"hello world"),
+        )
+        .await;
     assert_eq!(put.status, 200, "{}", put.text());
     let etag = "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"";
     assert_eq!(put.header("etag"), Some(etag));
@@ -239,20 +288,28 @@ async fn put_get_head_round_trip_with_conditions() {
     assert_eq!((get.status, get.body.as_slice()), (200, &b"hello world"[..]));
     assert_eq!(get.header("content-type"), Some("text/plain"));
 
-    let ranged = c.send(Req::new("GET", "/bkt/hello.txt").header("range", "bytes=-5")).await;
+    let ranged = c
+        .send(Req::new("GET", "/bkt/hello.txt").header("range", "bytes=-5"))
+        .await;
     assert_eq!((ranged.status, ranged.body.as_slice()), (206, &b"world"[..]));
     assert_eq!(ranged.header("content-range"), Some("bytes 6-10/11"));
 
-    let unsatisfiable = c.send(Req::new("GET", "/bkt/hello.txt").header("range", "bytes=11-")).await;
+    let unsatisfiable = c
+        .send(Req::new("GET", "/bkt/hello.txt").header("range", "bytes=11-"))
+        .await;
     assert_eq!(unsatisfiable.status, 416, "{}", unsatisfiable.text());
     assert!(unsatisfiable.text().contains("InvalidRange"));
 
     // 304 carries the validators and no body, and the connection stays usable.
-    let not_modified = c.send(Req::new("GET", "/bkt/hello.txt").header("if-none-match", etag)).await;
+    let not_modified = c
+        .send(Req::new("GET", "/bkt/hello.txt").header("if-none-match", etag))
+        .await;
     assert_eq!(not_modified.status, 304);
     assert_eq!(not_modified.header("etag"), Some(etag));
     assert!(not_modified.header("last-modified").is_some());
-    let head = c.send(Req::new("HEAD", "/bkt/hello.txt").header("if-match", "\"other\"")).await;
+    let head = c
+        .send(Req::new("HEAD", "/bkt/hello.txt").header("if-match", "\"other\""))
+        .await;
     assert_eq!(head.status, 412);
     let head = c.send(Req::new("HEAD", "/bkt/hello.txt")).await;
     assert_eq!((head.status, head.header("content-length")), (200, Some("11")));
@@ -270,7 +327,10 @@ async fn early_refusal_while_the_client_waits_for_100_continue_closes_the_connec
     assert_eq!(c.send(Req::new("PUT", "/bkt/k").body(b"first")).await.status, 200);
 
     let mut c2 = Conn::open(&s).await;
-    let req = Req::new("PUT", "/bkt/k").header("if-none-match", "*").header("expect", "100-continue").body(b"second");
+    let req = Req::new("PUT", "/bkt/k")
+        .header("if-none-match", "*")
+        .header("expect", "100-continue")
+        .body(b"second");
     // Send only the head, as a client waiting for 100-continue does.
     let full = req.render(&c2.host);
     let head_len = full.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
@@ -281,7 +341,10 @@ async fn early_refusal_while_the_client_waits_for_100_continue_closes_the_connec
     assert!(c2.is_closed().await, "the server closes the connection");
 
     let ok = c.send(Req::new("GET", "/bkt/k")).await;
-    assert_eq!((ok.status, ok.header("connection"), ok.body.as_slice()), (200, None, &b"first"[..]));
+    assert_eq!(
+        (ok.status, ok.header("connection"), ok.body.as_slice()),
+        (200, None, &b"first"[..])
+    );
 }
 
 /// Regression: botocore keeps the status of an answer that came instead of `100 Continue`
@@ -293,8 +356,15 @@ async fn an_empty_upload_that_expected_100_continue_ends_the_connection() {
     let s = start().await;
     let mut c = Conn::open(&s).await;
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
-    let r = c.send(Req::new("PUT", "/bkt/empty").header("expect", "100-continue")).await;
-    assert_eq!((r.status, r.header("connection")), (200, Some("close")), "{:?}", r.headers);
+    let r = c
+        .send(Req::new("PUT", "/bkt/empty").header("expect", "100-continue"))
+        .await;
+    assert_eq!(
+        (r.status, r.header("connection")),
+        (200, Some("close")),
+        "{:?}",
+        r.headers
+    );
     let mut c = Conn::open(&s).await;
     let r = c.send(Req::new("PUT", "/bkt/empty2")).await;
     assert_eq!((r.status, r.header("connection")), (200, None), "{:?}", r.headers);
@@ -310,7 +380,9 @@ async fn early_refusal_of_a_sent_body_drains_it_and_keeps_the_connection() {
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
     assert_eq!(c.send(Req::new("PUT", "/bkt/k").body(b"first")).await.status, 200);
     let big = vec![7u8; 3 << 20];
-    let r = c.send(Req::new("PUT", "/bkt/k").header("if-none-match", "*").body(&big)).await;
+    let r = c
+        .send(Req::new("PUT", "/bkt/k").header("if-none-match", "*").body(&big))
+        .await;
     assert_eq!((r.status, r.header("connection")), (412, None), "{}", r.text());
     let r = c.send(Req::new("PUT", "/nobucket/k").body(&big)).await;
     assert_eq!((r.status, r.header("connection")), (404, None), "{}", r.text());
@@ -324,10 +396,22 @@ async fn bad_digests_leave_nothing_behind() {
     let mut c = Conn::open(&s).await;
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
     // MD5("other") in base64.
-    let r = c.send(Req::new("PUT", "/bkt/k").header("content-md5", "eVdzhjrxY+MG0gcDPNw3Ow==").body(b"data")).await;
+    let r = c
+        .send(
+            Req::new("PUT", "/bkt/k")
+                .header("content-md5", "eVdzhjrxY+MG0gcDPNw3Ow==")
+                .body(b"data"),
+        )
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("<Code>BadDigest</Code>"), "{}", r.text());
-    let r = c.send(Req::new("PUT", "/bkt/k").header("x-amz-checksum-crc32", "AAAAAA==").body(b"data")).await;
+    let r = c
+        .send(
+            Req::new("PUT", "/bkt/k")
+                .header("x-amz-checksum-crc32", "AAAAAA==")
+                .body(b"data"),
+        )
+        .await;
     assert!(r.text().contains("<Code>BadDigest</Code>"), "{}", r.text());
     let r = c.send(Req::new("HEAD", "/bkt/k")).await;
     assert_eq!(r.status, 404);
@@ -339,20 +423,50 @@ async fn listings_page_with_opaque_tokens_and_ignore_an_empty_delimiter() {
     let mut c = Conn::open(&s).await;
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
     for k in ["a/1", "a/2", "b", "c d"] {
-        assert_eq!(c.send(Req::new("PUT", &format!("/bkt/{}", k.replace(' ', "%20"))).body(b"x")).await.status, 200);
+        assert_eq!(
+            c.send(Req::new("PUT", &format!("/bkt/{}", k.replace(' ', "%20"))).body(b"x"))
+                .await
+                .status,
+            200
+        );
     }
     let r = c.send(Req::new("GET", "/bkt?delimiter=&list-type=2")).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(!r.text().contains("CommonPrefixes") && r.text().contains("<Key>a/1</Key>"), "{}", r.text());
+    assert!(
+        !r.text().contains("CommonPrefixes") && r.text().contains("<Key>a/1</Key>"),
+        "{}",
+        r.text()
+    );
 
-    let r = c.send(Req::new("GET", "/bkt?delimiter=%2F&list-type=2&max-keys=1")).await;
+    let r = c
+        .send(Req::new("GET", "/bkt?delimiter=%2F&list-type=2&max-keys=1"))
+        .await;
     let t = r.text();
-    assert!(t.contains("<Prefix>a/</Prefix>") && t.contains("<IsTruncated>true</IsTruncated>"), "{t}");
-    let token = t.split("<NextContinuationToken>").nth(1).and_then(|x| x.split('<').next()).expect("token").to_owned();
-    let r = c.send(Req::new("GET", &format!("/bkt?continuation-token={token}&delimiter=%2F&list-type=2&max-keys=1"))).await;
-    assert!(r.text().contains("<Key>b</Key>") && !r.text().contains("a/"), "{}", r.text());
+    assert!(
+        t.contains("<Prefix>a/</Prefix>") && t.contains("<IsTruncated>true</IsTruncated>"),
+        "{t}"
+    );
+    let token = t
+        .split("<NextContinuationToken>")
+        .nth(1)
+        .and_then(|x| x.split('<').next())
+        .expect("token")
+        .to_owned();
+    let r = c
+        .send(Req::new(
+            "GET",
+            &format!("/bkt?continuation-token={token}&delimiter=%2F&list-type=2&max-keys=1"),
+        ))
+        .await;
+    assert!(
+        r.text().contains("<Key>b</Key>") && !r.text().contains("a/"),
+        "{}",
+        r.text()
+    );
 
-    let r = c.send(Req::new("GET", "/bkt?encoding-type=url&list-type=2&prefix=c")).await;
+    let r = c
+        .send(Req::new("GET", "/bkt?encoding-type=url&list-type=2&prefix=c"))
+        .await;
     assert!(r.text().contains("<Key>c%20d</Key>"), "{}", r.text());
 
     let r = c.send(Req::new("GET", "/bkt?list-type=2&max-keys=-1")).await;
@@ -361,7 +475,11 @@ async fn listings_page_with_opaque_tokens_and_ignore_an_empty_delimiter() {
 
     // V1 gives NextMarker only with a delimiter.
     let r = c.send(Req::new("GET", "/bkt?max-keys=1")).await;
-    assert!(r.text().contains("<IsTruncated>true</IsTruncated>") && !r.text().contains("NextMarker"), "{}", r.text());
+    assert!(
+        r.text().contains("<IsTruncated>true</IsTruncated>") && !r.text().contains("NextMarker"),
+        "{}",
+        r.text()
+    );
     let r = c.send(Req::new("GET", "/bkt?delimiter=%2F&max-keys=1")).await;
     assert!(r.text().contains("<NextMarker>a/</NextMarker>"), "{}", r.text());
 }
@@ -373,7 +491,11 @@ async fn signatures_for_another_region_are_refused() {
     assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
     let r = c.send(Req::new("GET", "/bkt?list-type=2").region("eu-west-1")).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("AuthorizationHeaderMalformed") && r.text().contains("expecting &apos;us-east-1&apos;"), "{}", r.text());
+    assert!(
+        r.text().contains("AuthorizationHeaderMalformed") && r.text().contains("expecting &apos;us-east-1&apos;"),
+        "{}",
+        r.text()
+    );
     let r = c.send(Req::new("GET", "/bkt?location")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("LocationConstraint"), "{}", r.text());

@@ -101,7 +101,11 @@ where
     let path = layout.tmp_path(id);
     let file = File::create(&path)?;
     // From here on, the guard removes the temp file on every early return.
-    let mut staged = StagedBlob { id, tmp: Some(path), digests: Hasher::new([]).finish() };
+    let mut staged = StagedBlob {
+        id,
+        tmp: Some(path),
+        digests: Hasher::new([]).finish(),
+    };
     let mut state = Some((file, Hasher::new(algorithms)));
     let mut buf = BytesMut::with_capacity(CHUNK);
     let mut total: u64 = 0;
@@ -190,10 +194,10 @@ impl Pins {
         for id in ids {
             if s.readers.contains_key(id) {
                 s.deferred.insert(*id);
-            } else if let Err(e) = fs::remove_file(layout.blob_path(*id)) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(blob = format!("{id:032x}"), error = %e, "could not remove a freed blob; the start-up sweep will");
-                }
+            } else if let Err(e) = fs::remove_file(layout.blob_path(*id))
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(blob = format!("{id:032x}"), error = %e, "could not remove a freed blob; the start-up sweep will");
             }
         }
     }
@@ -227,7 +231,14 @@ impl PinnedSegments {
         }
         let mut seg = self;
         let first = seg.first.take();
-        let st = St { seg, idx: 0, seg_start: 0, pos: start, end, file: first };
+        let st = St {
+            seg,
+            idx: 0,
+            seg_start: 0,
+            pos: start,
+            end,
+            file: first,
+        };
         futures::stream::try_unfold(st, |mut st| async move {
             if st.pos >= st.end {
                 return Ok(None);
@@ -239,7 +250,10 @@ impl PinnedSegments {
                 st.file = None;
             }
             let Some(s) = st.seg.segments.get(st.idx).cloned() else {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "object metadata is longer than its blobs"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "object metadata is longer than its blobs",
+                ));
             };
             let file = match st.file.take() {
                 Some(f) => f,

@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use redb::{Database, Durability, WriteTransaction};
 
@@ -81,12 +81,19 @@ impl Committer {
                 }
             })
             .expect("spawn the commit thread");
-        Self { tx: Some(tx), thread: Some(thread), stats }
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            stats,
+        }
     }
 
     /// (batches committed, operations committed) since start.
     pub fn stats(&self) -> (u64, u64) {
-        (self.stats.batches.load(Ordering::Relaxed), self.stats.ops.load(Ordering::Relaxed))
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.ops.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `f` inside the next group transaction and returns its result once that transaction
@@ -117,9 +124,14 @@ impl Committer {
                 }
             }
         });
-        let tx = self.tx.as_ref().ok_or_else(|| StoreError::Internal("the store is closing".into()))?;
-        tx.send(job).map_err(|_| StoreError::Internal("the commit thread has stopped".into()))?;
-        wait.await.map_err(|_| StoreError::Internal("the commit thread dropped a request".into()))?
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| StoreError::Internal("the store is closing".into()))?;
+        tx.send(job)
+            .map_err(|_| StoreError::Internal("the commit thread has stopped".into()))?;
+        wait.await
+            .map_err(|_| StoreError::Internal("the commit thread dropped a request".into()))?
     }
 }
 

@@ -110,7 +110,9 @@ impl Digests {
             .decode(content_md5_b64.trim())
             .ok()
             .filter(|b| b.len() == 16)
-            .ok_or_else(|| crate::StoreError::InvalidDigest("Content-MD5 is not a base64-encoded 16-byte MD5".into()))?;
+            .ok_or_else(|| {
+                crate::StoreError::InvalidDigest("Content-MD5 is not a base64-encoded 16-byte MD5".into())
+            })?;
         if !crate::ct_eq(&claimed, &self.md5) {
             return Err(crate::StoreError::BadDigest {
                 what: "Content-MD5".into(),
@@ -126,15 +128,22 @@ impl Digests {
     pub fn check_checksums(&self, claimed: &Checksums) -> Result<(), crate::StoreError> {
         for a in claimed.algorithms() {
             let want = claimed.get(a).unwrap_or_default();
-            let raw = B64.decode(want.trim()).ok().filter(|b| b.len() == a.digest_len()).ok_or_else(|| {
-                crate::StoreError::InvalidDigest(format!(
-                    "x-amz-checksum-{} is not a base64-encoded {}-byte value",
-                    a.as_str().to_ascii_lowercase(),
-                    a.digest_len()
-                ))
-            })?;
+            let raw = B64
+                .decode(want.trim())
+                .ok()
+                .filter(|b| b.len() == a.digest_len())
+                .ok_or_else(|| {
+                    crate::StoreError::InvalidDigest(format!(
+                        "x-amz-checksum-{} is not a base64-encoded {}-byte value",
+                        a.as_str().to_ascii_lowercase(),
+                        a.digest_len()
+                    ))
+                })?;
             let Some(got) = self.checksums.get(a) else {
-                return Err(crate::StoreError::Internal(format!("checksum {} was claimed but not computed", a.as_str())));
+                return Err(crate::StoreError::Internal(format!(
+                    "checksum {} was claimed but not computed",
+                    a.as_str()
+                )));
             };
             let got_raw = B64.decode(got).unwrap_or_default();
             if !crate::ct_eq(&raw, &got_raw) {
@@ -180,7 +189,11 @@ impl Hasher {
             };
             others.push((a, h));
         }
-        Self { md5: md5::Md5::new(), size: 0, others }
+        Self {
+            md5: md5::Md5::new(),
+            size: 0,
+            others,
+        }
     }
 
     pub fn update(&mut self, data: &[u8]) {
@@ -209,7 +222,11 @@ impl Hasher {
             };
             checksums.set(a, Some(B64.encode(raw)));
         }
-        Digests { md5: self.md5.finalize().into(), size: self.size, checksums }
+        Digests {
+            md5: self.md5.finalize().into(),
+            size: self.size,
+            checksums,
+        }
     }
 }
 
@@ -245,7 +262,11 @@ mod tests {
             (b"hello world", ChecksumAlgorithm::Crc32, "DUoRhQ=="),
             (b"hello world", ChecksumAlgorithm::Crc32c, "yZRlqg=="),
             (b"hello world", ChecksumAlgorithm::Sha1, "Kq5sNclPz7QV2+lfQIuc6R7oRu0="),
-            (b"hello world", ChecksumAlgorithm::Sha256, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="),
+            (
+                b"hello world",
+                ChecksumAlgorithm::Sha256,
+                "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=",
+            ),
             (b"hello world", ChecksumAlgorithm::Crc64Nvme, "jSnVw/bqjr4="),
         ];
         for (input, a, want) in cases {

@@ -25,7 +25,11 @@ pub enum StoreError {
     #[error("at least one of the preconditions you specified did not hold")]
     PreconditionFailed,
     #[error("{what} was {claimed} but the body we received hashes to {computed}")]
-    BadDigest { what: String, claimed: String, computed: String },
+    BadDigest {
+        what: String,
+        claimed: String,
+        computed: String,
+    },
     #[error("{0}")]
     InvalidDigest(String),
     #[error("{0}")]

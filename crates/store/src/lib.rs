@@ -53,7 +53,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 pub(crate) fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 pub(crate) fn ns_to_time(ns: u64) -> SystemTime {
@@ -66,7 +68,10 @@ pub fn validate_bucket_name(name: &str) -> StoreResult<()> {
     if !(3..=63).contains(&name.len()) {
         return bad("it must be 3 to 63 characters long");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
         return bad("only lowercase letters, digits, dots and hyphens are allowed");
     }
     let first = name.as_bytes()[0];
@@ -80,7 +85,11 @@ pub fn validate_bucket_name(name: &str) -> StoreResult<()> {
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return bad("it must not be formatted as an IP address");
     }
-    if name.starts_with("xn--") || name.starts_with("sthree-") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.ends_with("-s3alias")
+        || name.ends_with("--ol-s3")
+    {
         return bad("it uses a reserved prefix or suffix");
     }
     Ok(())
@@ -140,7 +149,9 @@ fn check_condition(cond: &WriteCondition, current: Option<&ObjectRecord>) -> Sto
         return Err(StoreError::PreconditionFailed);
     }
     if let Some(m) = &cond.if_match {
-        let Some(cur) = current else { return Err(StoreError::NoSuchKey) };
+        let Some(cur) = current else {
+            return Err(StoreError::NoSuchKey);
+        };
         let m = strip_quotes(m);
         if m != "*" && m != cur.etag {
             return Err(StoreError::PreconditionFailed);
@@ -190,7 +201,9 @@ impl Store {
     /// Opens (or creates) a store in `dir` and recovers it: temp files are removed, and blob
     /// files that no committed record references (a crash between rename and commit) are swept.
     pub fn open(dir: &Path, opts: StoreOptions) -> StoreResult<(Store, Recovery)> {
-        let layout = Arc::new(Layout { root: dir.to_path_buf() });
+        let layout = Arc::new(Layout {
+            root: dir.to_path_buf(),
+        });
         std::fs::create_dir_all(layout.tmp_dir())?;
         for shard in 0..=255u8 {
             std::fs::create_dir_all(layout.blobs_dir().join(format!("{shard:02x}")))?;
@@ -225,7 +238,18 @@ impl Store {
         let db = Arc::new(db);
         let pins = Arc::new(Pins::default());
         let committer = Committer::start(db.clone(), layout.clone(), pins.clone());
-        Ok((Store { inner: Arc::new(Inner { db, layout, pins, committer, opts }) }, recovery))
+        Ok((
+            Store {
+                inner: Arc::new(Inner {
+                    db,
+                    layout,
+                    pins,
+                    committer,
+                    opts,
+                }),
+            },
+            recovery,
+        ))
     }
 
     pub fn options(&self) -> &StoreOptions {
@@ -240,7 +264,11 @@ impl Store {
 
     /// True when the metadata database answers a read.
     pub fn is_ready(&self) -> bool {
-        self.inner.db.begin_read().and_then(|t| Ok(t.open_table(META).is_ok())).unwrap_or(false)
+        self.inner
+            .db
+            .begin_read()
+            .map(|t| t.open_table(META).is_ok())
+            .unwrap_or(false)
     }
 
     // ---- buckets ----
@@ -256,8 +284,12 @@ impl Store {
                     return Err(StoreError::BucketAlreadyOwnedByYou(name));
                 }
                 let created_ns = now_ns();
-                t.insert(name.as_str(), record::encode(&BucketRecord { created_ns }).as_slice()).map_err(StoreError::db)?;
-                Ok(BucketInfo { name, created: ns_to_time(created_ns) })
+                t.insert(name.as_str(), record::encode(&BucketRecord { created_ns }).as_slice())
+                    .map_err(StoreError::db)?;
+                Ok(BucketInfo {
+                    name,
+                    created: ns_to_time(created_ns),
+                })
             })
             .await
     }
@@ -274,9 +306,19 @@ impl Store {
                 let objects = txn.open_table(OBJECTS).map_err(StoreError::db)?;
                 let uploads = txn.open_table(UPLOADS).map_err(StoreError::db)?;
                 let range = (name.as_str(), "")..;
-                let has_obj = objects.range(range.clone()).map_err(StoreError::db)?.next().transpose().map_err(StoreError::db)?;
+                let has_obj = objects
+                    .range(range.clone())
+                    .map_err(StoreError::db)?
+                    .next()
+                    .transpose()
+                    .map_err(StoreError::db)?;
                 let has_obj = has_obj.is_some_and(|(k, _)| k.value().0 == name);
-                let has_up = uploads.range(range).map_err(StoreError::db)?.next().transpose().map_err(StoreError::db)?;
+                let has_up = uploads
+                    .range(range)
+                    .map_err(StoreError::db)?
+                    .next()
+                    .transpose()
+                    .map_err(StoreError::db)?;
                 let has_up = has_up.is_some_and(|(k, _)| k.value().0 == name);
                 if has_obj || has_up {
                     return Err(StoreError::BucketNotEmpty(name));
@@ -290,9 +332,15 @@ impl Store {
     pub fn head_bucket(&self, name: &str) -> StoreResult<BucketInfo> {
         let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(BUCKETS).map_err(StoreError::db)?;
-        let v = t.get(name).map_err(StoreError::db)?.ok_or_else(|| StoreError::NoSuchBucket(name.to_owned()))?;
+        let v = t
+            .get(name)
+            .map_err(StoreError::db)?
+            .ok_or_else(|| StoreError::NoSuchBucket(name.to_owned()))?;
         let r: BucketRecord = record::decode(v.value())?;
-        Ok(BucketInfo { name: name.to_owned(), created: ns_to_time(r.created_ns) })
+        Ok(BucketInfo {
+            name: name.to_owned(),
+            created: ns_to_time(r.created_ns),
+        })
     }
 
     pub fn list_buckets(&self) -> StoreResult<Vec<BucketInfo>> {
@@ -302,7 +350,10 @@ impl Store {
         for e in t.iter().map_err(StoreError::db)? {
             let (k, v) = e.map_err(StoreError::db)?;
             let r: BucketRecord = record::decode(v.value())?;
-            out.push(BucketInfo { name: k.value().to_owned(), created: ns_to_time(r.created_ns) });
+            out.push(BucketInfo {
+                name: k.value().to_owned(),
+                created: ns_to_time(r.created_ns),
+            });
         }
         Ok(out)
     }
@@ -346,12 +397,18 @@ impl Store {
                     modified_ns: now_ns(),
                     meta,
                     checksums: d.checksums,
-                    segments: vec![Segment { blob: staged.id, len: d.size }],
+                    segments: vec![Segment {
+                        blob: staged.id,
+                        len: d.size,
+                    }],
                     multipart: false,
                     tags,
                 };
-                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
-                let tmp = staged.take_tmp().ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
+                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
+                let tmp = staged
+                    .take_tmp()
+                    .ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
                 eff.renames.push((tmp, staged.id));
                 if let Some(old) = current {
                     eff.freed.extend(old.segments.iter().map(|s| s.blob));
@@ -395,13 +452,23 @@ impl Store {
                     Err(e) => return Err(e.into()),
                 }
             }
-            return Ok(ObjectReader { info: object_info(key, rec), segments: pinned });
+            return Ok(ObjectReader {
+                info: object_info(key, rec),
+                segments: pinned,
+            });
         }
-        Err(StoreError::Internal("the object kept changing while it was being opened; retry".into()))
+        Err(StoreError::Internal(
+            "the object kept changing while it was being opened; retry".into(),
+        ))
     }
 
     /// Deletes `bucket/key`. Deleting a missing key succeeds (S3 semantics) and returns `None`.
-    pub async fn delete_object(&self, bucket: &str, key: &str, cond: WriteCondition) -> StoreResult<Option<ObjectInfo>> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        cond: WriteCondition,
+    ) -> StoreResult<Option<ObjectInfo>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.inner
             .committer
@@ -461,9 +528,11 @@ impl Store {
             .run(move |txn, _| {
                 require_bucket(txn, &bucket)?;
                 let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
-                let mut rec = get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?.ok_or(StoreError::NoSuchKey)?;
+                let mut rec =
+                    get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?.ok_or(StoreError::NoSuchKey)?;
                 rec.tags = tags;
-                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                t.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
                 Ok(object_info(&key, rec))
             })
             .await
@@ -482,13 +551,20 @@ impl Store {
         validate_key(key)?;
         let bucket = bucket.to_owned();
         let upload_id = format!("{:032x}", rand::random::<u128>());
-        let rec = UploadRecord { key: key.to_owned(), initiated_ns: now_ns(), meta, checksum_algorithm, tags };
+        let rec = UploadRecord {
+            key: key.to_owned(),
+            initiated_ns: now_ns(),
+            meta,
+            checksum_algorithm,
+            tags,
+        };
         self.inner
             .committer
             .run(move |txn, _| {
                 require_bucket(txn, &bucket)?;
                 let mut t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
-                t.insert((bucket.as_str(), upload_id.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                t.insert((bucket.as_str(), upload_id.as_str()), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
                 Ok(upload_info(&upload_id, rec))
             })
             .await
@@ -499,7 +575,9 @@ impl Store {
         let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
         read_require_bucket(&txn, bucket)?;
         let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
-        let rec = get_record::<_, UploadRecord>(&t, (bucket, upload_id))?.filter(|r| r.key == key).ok_or(StoreError::NoSuchUpload)?;
+        let rec = get_record::<_, UploadRecord>(&t, (bucket, upload_id))?
+            .filter(|r| r.key == key)
+            .ok_or(StoreError::NoSuchUpload)?;
         Ok(upload_info(upload_id, rec))
     }
 
@@ -525,9 +603,19 @@ impl Store {
                 let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
                 let old = get_record::<_, PartRecord>(&parts, (upload_id.as_str(), part_number))?;
                 let d = staged.digests().clone();
-                let rec = PartRecord { size: d.size, etag: d.md5_hex(), modified_ns: now_ns(), checksums: d.checksums, blob: staged.id };
-                parts.insert((upload_id.as_str(), part_number), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
-                let tmp = staged.take_tmp().ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
+                let rec = PartRecord {
+                    size: d.size,
+                    etag: d.md5_hex(),
+                    modified_ns: now_ns(),
+                    checksums: d.checksums,
+                    blob: staged.id,
+                };
+                parts
+                    .insert((upload_id.as_str(), part_number), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
+                let tmp = staged
+                    .take_tmp()
+                    .ok_or_else(|| StoreError::Internal("blob committed twice".into()))?;
                 eff.renames.push((tmp, staged.id));
                 if let Some(old) = old {
                     eff.freed.push(old.blob);
@@ -537,13 +625,26 @@ impl Store {
             .await
     }
 
-    pub fn list_parts(&self, bucket: &str, key: &str, upload_id: &str, marker: u32, max_parts: usize) -> StoreResult<ListPartsPage> {
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max_parts: usize,
+    ) -> StoreResult<ListPartsPage> {
         let upload = self.get_upload(bucket, key, upload_id)?;
         let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
         let t = txn.open_table(PARTS).map_err(StoreError::db)?;
-        let mut page = ListPartsPage { upload: Some(upload), ..Default::default() };
+        let mut page = ListPartsPage {
+            upload: Some(upload),
+            ..Default::default()
+        };
         let lo = marker.saturating_add(1);
-        for e in t.range((upload_id, lo)..=(upload_id, u32::MAX)).map_err(StoreError::db)? {
+        for e in t
+            .range((upload_id, lo)..=(upload_id, u32::MAX))
+            .map_err(StoreError::db)?
+        {
             let (k, v) = e.map_err(StoreError::db)?;
             if page.parts.len() >= max_parts {
                 page.is_truncated = true;
@@ -574,7 +675,13 @@ impl Store {
                 all.push(upload_info(id, r));
             }
         }
-        all.sort_by(|a, b| (a.key.as_str(), a.initiated, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated, b.upload_id.as_str())));
+        all.sort_by(|a, b| {
+            (a.key.as_str(), a.initiated, a.upload_id.as_str()).cmp(&(
+                b.key.as_str(),
+                b.initiated,
+                b.upload_id.as_str(),
+            ))
+        });
         if let Some(km) = &q.key_marker {
             all.retain(|u| match &q.upload_id_marker {
                 Some(um) if !um.is_empty() => u.key > *km || (u.key == *km && u.upload_id.as_str() > um.as_str()),
@@ -604,7 +711,10 @@ impl Store {
                     parts.remove((upload_id.as_str(), *n)).map_err(StoreError::db)?;
                     eff.freed.push(r.blob);
                 }
-                txn.open_table(UPLOADS).map_err(StoreError::db)?.remove((bucket.as_str(), upload_id.as_str())).map_err(StoreError::db)?;
+                txn.open_table(UPLOADS)
+                    .map_err(StoreError::db)?
+                    .remove((bucket.as_str(), upload_id.as_str()))
+                    .map_err(StoreError::db)?;
                 Ok(())
             })
             .await
@@ -621,7 +731,9 @@ impl Store {
         cond: WriteCondition,
     ) -> StoreResult<ObjectInfo> {
         if listed.is_empty() {
-            return Err(StoreError::InvalidArgument("CompleteMultipartUpload must list at least one part".into()));
+            return Err(StoreError::InvalidArgument(
+                "CompleteMultipartUpload must list at least one part".into(),
+            ));
         }
         if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
             return Err(StoreError::InvalidPartOrder);
@@ -634,11 +746,15 @@ impl Store {
                 let upload = require_upload(txn, &bucket, &key, &upload_id)?;
                 let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
                 let stored = collect_parts(&parts, &upload_id)?;
-                let by_number: std::collections::HashMap<u32, &PartRecord> = stored.iter().map(|(n, r)| (*n, r)).collect();
+                let by_number: std::collections::HashMap<u32, &PartRecord> =
+                    stored.iter().map(|(n, r)| (*n, r)).collect();
                 let mut chosen: Vec<&PartRecord> = Vec::with_capacity(listed.len());
                 for (i, p) in listed.iter().enumerate() {
                     let Some(r) = by_number.get(&p.part_number) else {
-                        return Err(StoreError::InvalidPart { part_number: p.part_number, reason: "it was never uploaded, or was uploaded to another upload".into() });
+                        return Err(StoreError::InvalidPart {
+                            part_number: p.part_number,
+                            reason: "it was never uploaded, or was uploaded to another upload".into(),
+                        });
                     };
                     if strip_quotes(&p.etag) != r.etag {
                         return Err(StoreError::InvalidPart {
@@ -655,7 +771,11 @@ impl Store {
                         }
                     }
                     if i + 1 < listed.len() && r.size < min_part {
-                        return Err(StoreError::EntityTooSmall { part_number: p.part_number, size: r.size, min: min_part });
+                        return Err(StoreError::EntityTooSmall {
+                            part_number: p.part_number,
+                            size: r.size,
+                            min: min_part,
+                        });
                     }
                     chosen.push(r);
                 }
@@ -678,7 +798,13 @@ impl Store {
                     modified_ns: now_ns(),
                     meta: upload.meta,
                     checksums,
-                    segments: chosen.iter().map(|r| Segment { blob: r.blob, len: r.size }).collect(),
+                    segments: chosen
+                        .iter()
+                        .map(|r| Segment {
+                            blob: r.blob,
+                            len: r.size,
+                        })
+                        .collect(),
                     multipart: true,
                     tags: upload.tags,
                 };
@@ -689,8 +815,13 @@ impl Store {
                         eff.freed.push(r.blob);
                     }
                 }
-                txn.open_table(UPLOADS).map_err(StoreError::db)?.remove((bucket.as_str(), upload_id.as_str())).map_err(StoreError::db)?;
-                objects.insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice()).map_err(StoreError::db)?;
+                txn.open_table(UPLOADS)
+                    .map_err(StoreError::db)?
+                    .remove((bucket.as_str(), upload_id.as_str()))
+                    .map_err(StoreError::db)?;
+                objects
+                    .insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
                 if let Some(old) = current {
                     eff.freed.extend(old.segments.iter().map(|s| s.blob));
                 }
@@ -710,9 +841,15 @@ fn get_record<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
     }
 }
 
-fn collect_parts(t: &impl redb::ReadableTable<(&'static str, u32), &'static [u8]>, upload_id: &str) -> StoreResult<Vec<(u32, PartRecord)>> {
+fn collect_parts(
+    t: &impl redb::ReadableTable<(&'static str, u32), &'static [u8]>,
+    upload_id: &str,
+) -> StoreResult<Vec<(u32, PartRecord)>> {
     let mut out = Vec::new();
-    for e in t.range((upload_id, 0u32)..=(upload_id, u32::MAX)).map_err(StoreError::db)? {
+    for e in t
+        .range((upload_id, 0u32)..=(upload_id, u32::MAX))
+        .map_err(StoreError::db)?
+    {
         let (k, v) = e.map_err(StoreError::db)?;
         out.push((k.value().1, record::decode(v.value())?));
     }
@@ -738,7 +875,9 @@ fn read_require_bucket(txn: &redb::ReadTransaction, bucket: &str) -> StoreResult
 fn require_upload(txn: &redb::WriteTransaction, bucket: &str, key: &str, upload_id: &str) -> StoreResult<UploadRecord> {
     require_bucket(txn, bucket)?;
     let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
-    get_record::<_, UploadRecord>(&t, (bucket, upload_id))?.filter(|r| r.key == key).ok_or(StoreError::NoSuchUpload)
+    get_record::<_, UploadRecord>(&t, (bucket, upload_id))?
+        .filter(|r| r.key == key)
+        .ok_or(StoreError::NoSuchUpload)
 }
 
 /// Start-up recovery: remove temp files, then every blob no record references.
@@ -750,13 +889,23 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
     }
     let mut live: HashSet<BlobId> = HashSet::new();
     let txn = db.begin_read().map_err(StoreError::db)?;
-    for e in txn.open_table(OBJECTS).map_err(StoreError::db)?.iter().map_err(StoreError::db)? {
+    for e in txn
+        .open_table(OBJECTS)
+        .map_err(StoreError::db)?
+        .iter()
+        .map_err(StoreError::db)?
+    {
         let (_, v) = e.map_err(StoreError::db)?;
         let r: ObjectRecord = record::decode(v.value())?;
         live.extend(r.segments.iter().map(|s| s.blob));
         rec.objects += 1;
     }
-    for e in txn.open_table(PARTS).map_err(StoreError::db)?.iter().map_err(StoreError::db)? {
+    for e in txn
+        .open_table(PARTS)
+        .map_err(StoreError::db)?
+        .iter()
+        .map_err(StoreError::db)?
+    {
         let (_, v) = e.map_err(StoreError::db)?;
         let r: PartRecord = record::decode(v.value())?;
         live.insert(r.blob);
@@ -767,7 +916,10 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
         let mut removed = false;
         for e in std::fs::read_dir(&shard)? {
             let p = e?.path();
-            let id = p.file_name().and_then(|n| n.to_str()).and_then(|n| u128::from_str_radix(n, 16).ok());
+            let id = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| u128::from_str_radix(n, 16).ok());
             if id.is_none_or(|id| !live.contains(&id)) {
                 std::fs::remove_file(&p)?;
                 rec.orphan_blobs_removed += 1;

@@ -49,18 +49,25 @@ pub(crate) fn list(
             Bound::Excluded(k) => Bound::Excluded((bucket, k.as_str())),
             Bound::Unbounded => Bound::Included((bucket, "")),
         };
-        let range = t.range::<(&str, &str)>((lo, Bound::Unbounded)).map_err(StoreError::db)?;
+        let range = t
+            .range::<(&str, &str)>((lo, Bound::Unbounded))
+            .map_err(StoreError::db)?;
         for e in range {
             let (k, v) = e.map_err(StoreError::db)?;
             let (b, key) = k.value();
             if b != bucket || !key.starts_with(q.prefix.as_str()) {
                 break 'scan;
             }
-            if let Some(d) = delim {
-                if let Some(i) = key[q.prefix.len()..].find(d) {
+            if let Some(d) = delim
+                && let Some(i) = key[q.prefix.len()..].find(d)
+            {
+                {
                     let cp = &key[..q.prefix.len() + i + d.len()];
                     // A group already returned on an earlier page (start_after inside it).
-                    let seen = q.start_after.as_deref().is_some_and(|sa| sa.starts_with(cp) || page.common_prefixes.last().is_some_and(|l| l == cp));
+                    let seen = q
+                        .start_after
+                        .as_deref()
+                        .is_some_and(|sa| sa.starts_with(cp) || page.common_prefixes.last().is_some_and(|l| l == cp));
                     if !seen {
                         if count == q.max_keys {
                             page.is_truncated = true;
@@ -103,7 +110,12 @@ mod tests {
 
     #[test]
     fn after_prefix_is_the_least_upper_bound() {
-        for (p, want) in [("a/", Some("a0")), ("photos/", Some("photos0")), ("\u{10FFFF}", None), ("a\u{10FFFF}", Some("b"))] {
+        for (p, want) in [
+            ("a/", Some("a0")),
+            ("photos/", Some("photos0")),
+            ("\u{10FFFF}", None),
+            ("a\u{10FFFF}", Some("b")),
+        ] {
             assert_eq!(after_prefix(p).as_deref(), want, "{p:?}");
         }
     }

@@ -69,8 +69,12 @@ pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
     match bytes.split_first() {
-        Some((&RECORD_V1, rest)) => postcard::from_bytes(rest).map_err(|e| StoreError::Db(format!("corrupt record: {e}"))),
-        Some((v, _)) => Err(StoreError::Db(format!("record version {v} is newer than this keyless understands"))),
+        Some((&RECORD_V1, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Db(format!("corrupt record: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Db(format!(
+            "record version {v} is newer than this keyless understands"
+        ))),
         None => Err(StoreError::Db("empty record".into())),
     }
 }

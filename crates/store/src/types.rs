@@ -161,6 +161,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_object_size: 5 << 30, min_part_size: 5 << 20, max_parts: 10_000 }
+        Self {
+            max_object_size: 5 << 30,
+            min_part_size: 5 << 20,
+            max_parts: 10_000,
+        }
     }
 }

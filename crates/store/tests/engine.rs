@@ -17,7 +17,17 @@ fn body(data: &[u8]) -> impl futures::Stream<Item = Result<Bytes, std::io::Error
 
 async fn put(store: &Store, bucket: &str, key: &str, data: &[u8]) -> ObjectInfo {
     let staged = store.stage(body(data), vec![]).await.unwrap();
-    store.put_object(bucket, key, staged, ObjectMeta::default(), vec![], WriteCondition::default()).await.unwrap()
+    store
+        .put_object(
+            bucket,
+            key,
+            staged,
+            ObjectMeta::default(),
+            vec![],
+            WriteCondition::default(),
+        )
+        .await
+        .unwrap()
 }
 
 async fn get(store: &Store, bucket: &str, key: &str) -> Vec<u8> {
@@ -36,16 +46,24 @@ async fn read_all(s: impl futures::Stream<Item = std::io::Result<Bytes>>) -> Vec
 }
 
 fn blob_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("blobs")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum()
+    std::fs::read_dir(dir.join("blobs"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum()
 }
 
 fn open(dir: &Path) -> Store {
-    let opts = StoreOptions { min_part_size: 10, ..Default::default() };
+    let opts = StoreOptions {
+        min_part_size: 10,
+        ..Default::default()
+    };
     Store::open(dir, opts).unwrap().0
 }
 
 fn data(seed: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[tokio::test]
@@ -61,11 +79,27 @@ async fn put_get_overwrite_delete_frees_bytes() {
     let b = data(2, 10);
     put(&store, "bk1", "k", &b).await;
     assert_eq!(get(&store, "bk1", "k").await, b);
-    assert_eq!(blob_files(dir.path()), 1, "the overwritten bytes are unlinked after the commit");
-    assert!(store.delete_object("bk1", "k", WriteCondition::default()).await.unwrap().is_some());
+    assert_eq!(
+        blob_files(dir.path()),
+        1,
+        "the overwritten bytes are unlinked after the commit"
+    );
+    assert!(
+        store
+            .delete_object("bk1", "k", WriteCondition::default())
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(blob_files(dir.path()), 0);
     assert!(matches!(store.head_object("bk1", "k"), Err(StoreError::NoSuchKey)));
-    assert!(store.delete_object("bk1", "k", WriteCondition::default()).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_object("bk1", "k", WriteCondition::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -74,7 +108,17 @@ async fn keys_are_never_paths() {
     let store = open(dir.path());
     store.create_bucket("odd").await.unwrap();
     let long = "é".repeat(512);
-    let keys = ["a", "a/b", "../x", "%2e%2e", "/lead", "a//b", "../../../../etc/passwd", long.as_str(), "\u{10FFFF}"];
+    let keys = [
+        "a",
+        "a/b",
+        "../x",
+        "%2e%2e",
+        "/lead",
+        "a//b",
+        "../../../../etc/passwd",
+        long.as_str(),
+        "\u{10FFFF}",
+    ];
     for (i, k) in keys.iter().enumerate() {
         put(&store, "odd", k, &data(i as u8, 100 + i)).await;
     }
@@ -82,11 +126,26 @@ async fn keys_are_never_paths() {
         assert_eq!(get(&store, "odd", k).await, data(i as u8, 100 + i), "{k:?}");
     }
     // Nothing outside the store's own layout was created.
-    let names: BTreeSet<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(names, ["blobs", "meta.redb", "tmp"].into_iter().map(String::from).collect());
+    let names: BTreeSet<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["blobs", "meta.redb", "tmp"].into_iter().map(String::from).collect()
+    );
     let too_long = "x".repeat(1025);
     let staged = store.stage(body(b"x"), vec![]).await.unwrap();
-    let r = store.put_object("odd", &too_long, staged, ObjectMeta::default(), vec![], WriteCondition::default()).await;
+    let r = store
+        .put_object(
+            "odd",
+            &too_long,
+            staged,
+            ObjectMeta::default(),
+            vec![],
+            WriteCondition::default(),
+        )
+        .await;
     assert!(matches!(r, Err(StoreError::InvalidArgument(_))));
 }
 
@@ -94,19 +153,53 @@ async fn keys_are_never_paths() {
 async fn bucket_rules() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    for bad in ["ab", "Upper", "a..b", "-ab", "ab-", "192.168.1.1", "xn--abc", "a_b", &"a".repeat(64)] {
-        assert!(matches!(store.create_bucket(bad).await, Err(StoreError::InvalidBucketName(..))), "{bad}");
+    for bad in [
+        "ab",
+        "Upper",
+        "a..b",
+        "-ab",
+        "ab-",
+        "192.168.1.1",
+        "xn--abc",
+        "a_b",
+        &"a".repeat(64),
+    ] {
+        assert!(
+            matches!(store.create_bucket(bad).await, Err(StoreError::InvalidBucketName(..))),
+            "{bad}"
+        );
     }
     store.create_bucket("good.name-1").await.unwrap();
-    assert!(matches!(store.create_bucket("good.name-1").await, Err(StoreError::BucketAlreadyOwnedByYou(_))));
+    assert!(matches!(
+        store.create_bucket("good.name-1").await,
+        Err(StoreError::BucketAlreadyOwnedByYou(_))
+    ));
     put(&store, "good.name-1", "k", b"x").await;
-    assert!(matches!(store.delete_bucket("good.name-1").await, Err(StoreError::BucketNotEmpty(_))));
-    store.delete_object("good.name-1", "k", WriteCondition::default()).await.unwrap();
-    let up = store.create_upload("good.name-1", "k", ObjectMeta::default(), vec![], None).await.unwrap();
-    assert!(matches!(store.delete_bucket("good.name-1").await, Err(StoreError::BucketNotEmpty(_))), "an open upload keeps the bucket");
+    assert!(matches!(
+        store.delete_bucket("good.name-1").await,
+        Err(StoreError::BucketNotEmpty(_))
+    ));
+    store
+        .delete_object("good.name-1", "k", WriteCondition::default())
+        .await
+        .unwrap();
+    let up = store
+        .create_upload("good.name-1", "k", ObjectMeta::default(), vec![], None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store.delete_bucket("good.name-1").await,
+            Err(StoreError::BucketNotEmpty(_))
+        ),
+        "an open upload keeps the bucket"
+    );
     store.abort_upload("good.name-1", "k", &up.upload_id).await.unwrap();
     store.delete_bucket("good.name-1").await.unwrap();
-    assert!(matches!(store.delete_bucket("good.name-1").await, Err(StoreError::NoSuchBucket(_))));
+    assert!(matches!(
+        store.delete_bucket("good.name-1").await,
+        Err(StoreError::NoSuchBucket(_))
+    ));
     assert!(store.list_buckets().unwrap().is_empty());
 }
 
@@ -118,8 +211,25 @@ async fn listing_matches_a_naive_model() {
     let store = open(dir.path());
     store.create_bucket("list").await.unwrap();
     let keys: Vec<String> = [
-        "a", "a/", "a/b", "a/b/c", "a/c", "a//d", "ab", "b/1", "b/2", "b/3/x", "cc1", "photos/2024/jan/1.jpg",
-        "photos/2024/feb/2.jpg", "photos/2025/x.jpg", "z\u{10FFFF}", "z\u{10FFFF}/q", "é/1", "é/2", "-",
+        "a",
+        "a/",
+        "a/b",
+        "a/b/c",
+        "a/c",
+        "a//d",
+        "ab",
+        "b/1",
+        "b/2",
+        "b/3/x",
+        "cc1",
+        "photos/2024/jan/1.jpg",
+        "photos/2024/feb/2.jpg",
+        "photos/2025/x.jpg",
+        "z\u{10FFFF}",
+        "z\u{10FFFF}/q",
+        "é/1",
+        "é/2",
+        "-",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -151,7 +261,12 @@ async fn listing_matches_a_naive_model() {
                 let mut got = Vec::new();
                 let mut start_after = None;
                 for _round in 0..100 {
-                    let q = ListQuery { prefix: prefix.into(), delimiter: delim.map(String::from), start_after: start_after.clone(), max_keys };
+                    let q = ListQuery {
+                        prefix: prefix.into(),
+                        delimiter: delim.map(String::from),
+                        start_after: start_after.clone(),
+                        max_keys,
+                    };
                     let page = store.list_objects("list", &q).unwrap();
                     assert!(page.objects.len() + page.common_prefixes.len() <= max_keys);
                     // Merge the page's keys and prefixes in order.
@@ -164,7 +279,11 @@ async fn listing_matches_a_naive_model() {
                     }
                     start_after = Some(page.next_marker.expect("a truncated page has a marker"));
                 }
-                assert_eq!(got, model(prefix, delim), "prefix={prefix:?} delim={delim:?} max_keys={max_keys}");
+                assert_eq!(
+                    got,
+                    model(prefix, delim),
+                    "prefix={prefix:?} delim={delim:?} max_keys={max_keys}"
+                );
             }
         }
     }
@@ -191,7 +310,11 @@ async fn reader_keeps_its_version_across_overwrite() {
     }
     assert_eq!(got, old);
     drop(stream);
-    assert_eq!(blob_files(dir.path()), 1, "the old blob is unlinked when its last reader is done");
+    assert_eq!(
+        blob_files(dir.path()),
+        1,
+        "the old blob is unlinked when its last reader is done"
+    );
     assert_eq!(get(&store, "rdr", "k").await, new);
 }
 
@@ -215,10 +338,18 @@ async fn concurrent_puts_are_atomic_and_group_committed() {
     }
     let got = get(&store, "cc1", "same").await;
     let i = (got.len() - 20_000) as u8;
-    assert_eq!(got, data(i, 20_000 + i as usize), "the surviving body is one writer's, whole");
+    assert_eq!(
+        got,
+        data(i, 20_000 + i as usize),
+        "the surviving body is one writer's, whole"
+    );
     let (b1, o1) = store.commit_stats();
     assert_eq!(o1 - o0, 128);
-    assert!(b1 - b0 < 128, "{} commits for 128 writes: group commit shares fsyncs", b1 - b0);
+    assert!(
+        b1 - b0 < 128,
+        "{} commits for 128 writes: group commit shares fsyncs",
+        b1 - b0
+    );
     assert_eq!(blob_files(dir.path()), 65);
 }
 
@@ -227,19 +358,41 @@ async fn conditions_are_checked_in_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store.create_bucket("www").await.unwrap();
-    let star = WriteCondition { if_none_match_star: true, ..Default::default() };
+    let star = WriteCondition {
+        if_none_match_star: true,
+        ..Default::default()
+    };
     let staged = store.stage(body(b"one"), vec![]).await.unwrap();
-    let first = store.put_object("www", "k", staged, ObjectMeta::default(), vec![], star.clone()).await.unwrap();
+    let first = store
+        .put_object("www", "k", staged, ObjectMeta::default(), vec![], star.clone())
+        .await
+        .unwrap();
     let staged = store.stage(body(b"two"), vec![]).await.unwrap();
-    let r = store.put_object("www", "k", staged, ObjectMeta::default(), vec![], star).await;
+    let r = store
+        .put_object("www", "k", staged, ObjectMeta::default(), vec![], star)
+        .await;
     assert!(matches!(r, Err(StoreError::PreconditionFailed)));
     assert_eq!(get(&store, "www", "k").await, b"one");
-    let wrong = WriteCondition { if_match: Some("\"0000\"".into()), ..Default::default() };
+    let wrong = WriteCondition {
+        if_match: Some("\"0000\"".into()),
+        ..Default::default()
+    };
     let staged = store.stage(body(b"three"), vec![]).await.unwrap();
-    assert!(matches!(store.put_object("www", "k", staged, ObjectMeta::default(), vec![], wrong).await, Err(StoreError::PreconditionFailed)));
-    let right = WriteCondition { if_match: Some(format!("\"{}\"", first.etag)), ..Default::default() };
+    assert!(matches!(
+        store
+            .put_object("www", "k", staged, ObjectMeta::default(), vec![], wrong)
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    let right = WriteCondition {
+        if_match: Some(format!("\"{}\"", first.etag)),
+        ..Default::default()
+    };
     let staged = store.stage(body(b"four"), vec![]).await.unwrap();
-    store.put_object("www", "k", staged, ObjectMeta::default(), vec![], right).await.unwrap();
+    store
+        .put_object("www", "k", staged, ObjectMeta::default(), vec![], right)
+        .await
+        .unwrap();
     assert_eq!(get(&store, "www", "k").await, b"four");
     assert_eq!(blob_files(dir.path()), 1, "refused writes leave no blob behind");
     assert!(std::fs::read_dir(dir.path().join("tmp")).unwrap().next().is_none());
@@ -249,24 +402,56 @@ async fn conditions_are_checked_in_the_commit() {
 async fn digests_are_verified_by_the_caller_before_commit() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let staged = store.stage(body(b"hello world"), vec![ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256]).await.unwrap();
+    let staged = store
+        .stage(
+            body(b"hello world"),
+            vec![ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256],
+        )
+        .await
+        .unwrap();
     let d = staged.digests();
     assert_eq!(d.md5_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
     assert!(d.check_content_md5("XrY7u+Ae7tCTyyK7j1rNww==").is_ok());
-    assert!(matches!(d.check_content_md5("AAAAAAAAAAAAAAAAAAAAAA=="), Err(StoreError::BadDigest { .. })));
-    assert!(matches!(d.check_content_md5("not base64"), Err(StoreError::InvalidDigest(_))));
-    let claim = |crc: &str| Checksums { crc32: Some(crc.into()), ..Default::default() };
+    assert!(matches!(
+        d.check_content_md5("AAAAAAAAAAAAAAAAAAAAAA=="),
+        Err(StoreError::BadDigest { .. })
+    ));
+    assert!(matches!(
+        d.check_content_md5("not base64"),
+        Err(StoreError::InvalidDigest(_))
+    ));
+    let claim = |crc: &str| Checksums {
+        crc32: Some(crc.into()),
+        ..Default::default()
+    };
     assert!(d.check_checksums(&claim("DUoRhQ==")).is_ok());
-    assert!(matches!(d.check_checksums(&claim("AAAAAA==")), Err(StoreError::BadDigest { .. })));
-    assert!(matches!(d.check_checksums(&claim("AAAA")), Err(StoreError::InvalidDigest(_))));
+    assert!(matches!(
+        d.check_checksums(&claim("AAAAAA==")),
+        Err(StoreError::BadDigest { .. })
+    ));
+    assert!(matches!(
+        d.check_checksums(&claim("AAAA")),
+        Err(StoreError::InvalidDigest(_))
+    ));
     drop(staged);
-    assert!(std::fs::read_dir(dir.path().join("tmp")).unwrap().next().is_none(), "a dropped staged blob is deleted");
+    assert!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().next().is_none(),
+        "a dropped staged blob is deleted"
+    );
 }
 
 #[tokio::test]
 async fn too_large_bodies_are_refused_while_streaming() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreOptions { max_object_size: 1000, ..Default::default() }).unwrap().0;
+    let store = Store::open(
+        dir.path(),
+        StoreOptions {
+            max_object_size: 1000,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .0;
     let r = store.stage(body(&[0u8; 1001]), vec![]).await;
     assert!(matches!(r, Err(StoreError::EntityTooLarge { limit: 1000 })));
     assert!(std::fs::read_dir(dir.path().join("tmp")).unwrap().next().is_none());
@@ -277,13 +462,29 @@ async fn multipart_complete_moves_parts_without_copying() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store.create_bucket("mpu").await.unwrap();
-    let up = store.create_upload("mpu", "big", ObjectMeta::default(), vec![], Some(ChecksumAlgorithm::Crc32)).await.unwrap();
+    let up = store
+        .create_upload(
+            "mpu",
+            "big",
+            ObjectMeta::default(),
+            vec![],
+            Some(ChecksumAlgorithm::Crc32),
+        )
+        .await
+        .unwrap();
     let parts = [data(1, 100), data(2, 200), data(3, 5)];
     let mut listed = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let staged = store.stage(body(p), vec![ChecksumAlgorithm::Crc32]).await.unwrap();
-        let info = store.put_part("mpu", "big", &up.upload_id, i as u32 + 1, staged).await.unwrap();
-        listed.push(CompletePart { part_number: i as u32 + 1, etag: format!("\"{}\"", info.etag), checksums: Checksums::default() });
+        let info = store
+            .put_part("mpu", "big", &up.upload_id, i as u32 + 1, staged)
+            .await
+            .unwrap();
+        listed.push(CompletePart {
+            part_number: i as u32 + 1,
+            etag: format!("\"{}\"", info.etag),
+            checksums: Checksums::default(),
+        });
     }
     // An extra part that Complete does not list is freed.
     let staged = store.stage(body(&data(9, 50)), vec![]).await.unwrap();
@@ -295,19 +496,39 @@ async fn multipart_complete_moves_parts_without_copying() {
 
     let mut bad = listed.clone();
     bad[1].etag = "\"ffff\"".into();
-    assert!(matches!(store.complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default()).await, Err(StoreError::InvalidPart { part_number: 2, .. })));
+    assert!(matches!(
+        store
+            .complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default())
+            .await,
+        Err(StoreError::InvalidPart { part_number: 2, .. })
+    ));
     let mut bad = listed.clone();
     bad.swap(0, 1);
-    assert!(matches!(store.complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default()).await, Err(StoreError::InvalidPartOrder)));
+    assert!(matches!(
+        store
+            .complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default())
+            .await,
+        Err(StoreError::InvalidPartOrder)
+    ));
 
-    let info = store.complete_upload("mpu", "big", &up.upload_id, listed, WriteCondition::default()).await.unwrap();
+    let info = store
+        .complete_upload("mpu", "big", &up.upload_id, listed, WriteCondition::default())
+        .await
+        .unwrap();
     assert!(info.etag.ends_with("-3"), "{}", info.etag);
     assert_eq!(info.part_sizes.as_deref(), Some(&[100, 200, 5][..]));
     assert!(info.checksums.crc32.as_deref().is_some_and(|c| c.ends_with("-3")));
-    assert_eq!(blob_files(dir.path()), 3, "the parts became the object; the unlisted part was freed");
+    assert_eq!(
+        blob_files(dir.path()),
+        3,
+        "the parts became the object; the unlisted part was freed"
+    );
     assert_eq!(get(&store, "mpu", "big").await, parts.concat());
     assert_eq!(info.part_range(2), Some((100, 300)));
-    assert!(matches!(store.get_upload("mpu", "big", &up.upload_id), Err(StoreError::NoSuchUpload)));
+    assert!(matches!(
+        store.get_upload("mpu", "big", &up.upload_id),
+        Err(StoreError::NoSuchUpload)
+    ));
 }
 
 #[tokio::test]
@@ -315,15 +536,34 @@ async fn entity_too_small_names_the_part() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap().0;
     store.create_bucket("mpu").await.unwrap();
-    let up = store.create_upload("mpu", "k", ObjectMeta::default(), vec![], None).await.unwrap();
+    let up = store
+        .create_upload("mpu", "k", ObjectMeta::default(), vec![], None)
+        .await
+        .unwrap();
     let mut listed = Vec::new();
     for n in 1..=2 {
         let staged = store.stage(body(b"tiny"), vec![]).await.unwrap();
         let p = store.put_part("mpu", "k", &up.upload_id, n, staged).await.unwrap();
-        listed.push(CompletePart { part_number: n, etag: p.etag, checksums: Checksums::default() });
+        listed.push(CompletePart {
+            part_number: n,
+            etag: p.etag,
+            checksums: Checksums::default(),
+        });
     }
-    let r = store.complete_upload("mpu", "k", &up.upload_id, listed, WriteCondition::default()).await;
-    assert!(matches!(r, Err(StoreError::EntityTooSmall { part_number: 1, size: 4, .. })), "{r:?}");
+    let r = store
+        .complete_upload("mpu", "k", &up.upload_id, listed, WriteCondition::default())
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::EntityTooSmall {
+                part_number: 1,
+                size: 4,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -337,10 +577,21 @@ async fn restart_sweeps_temp_files_and_orphans() {
     // What a crash can leave: a half-written temp file, and a blob renamed into place whose
     // metadata commit never happened.
     std::fs::write(dir.path().join("tmp").join("0123"), b"partial").unwrap();
-    let orphan = dir.path().join("blobs").join("ab").join(format!("{:032x}", 0xab_u128 << 120));
+    let orphan = dir
+        .path()
+        .join("blobs")
+        .join("ab")
+        .join(format!("{:032x}", 0xab_u128 << 120));
     std::fs::write(&orphan, b"never committed").unwrap();
     let (store, rec) = Store::open(dir.path(), StoreOptions::default()).unwrap();
-    assert_eq!(rec, Recovery { temp_files_removed: 1, orphan_blobs_removed: 1, objects: 1 });
+    assert_eq!(
+        rec,
+        Recovery {
+            temp_files_removed: 1,
+            orphan_blobs_removed: 1,
+            objects: 1
+        }
+    );
     assert!(!orphan.exists());
     assert_eq!(get(&store, "swp", "keep").await, b"kept bytes");
 }

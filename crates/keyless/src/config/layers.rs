@@ -26,7 +26,10 @@ pub struct Sourced<T> {
 
 impl<T> Sourced<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sourced<U> {
-        Sourced { value: f(self.value), origin: self.origin }
+        Sourced {
+            value: f(self.value),
+            origin: self.origin,
+        }
     }
 }
 
@@ -75,13 +78,19 @@ impl RawConfig {
     /// The flag layer.
     pub fn from_flags(args: &ServeArgs) -> RawConfig {
         fn flag<T: Clone>(v: &Option<T>, field: Field) -> Option<Sourced<T>> {
-            v.clone().map(|value| Sourced { value, origin: Origin::Flag(field.flag.expect("field has a flag")) })
+            v.clone().map(|value| Sourced {
+                value,
+                origin: Origin::Flag(field.flag.expect("field has a flag")),
+            })
         }
         RawConfig {
             data_dir: flag(&args.data_dir, DATA_DIR),
             listen: flag(&args.listen, LISTEN),
             region: flag(&args.region, REGION),
-            domains: (!args.domains.is_empty()).then(|| Sourced { value: args.domains.clone(), origin: Origin::Flag("--domain") }),
+            domains: (!args.domains.is_empty()).then(|| Sourced {
+                value: args.domains.clone(),
+                origin: Origin::Flag("--domain"),
+            }),
             tls_cert: flag(&args.tls_cert, TLS_CERT),
             tls_key: flag(&args.tls_key, TLS_KEY),
             log_format: flag(&args.log_format, LOG_FORMAT),
@@ -97,7 +106,15 @@ impl RawConfig {
             data_dir: path(DATA_DIR)?,
             listen: text(LISTEN)?,
             region: text(REGION)?,
-            domains: text(DOMAINS)?.map(|s| s.map(|v| v.split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect())),
+            domains: text(DOMAINS)?.map(|s| {
+                s.map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+            }),
             tls_cert: path(TLS_CERT)?,
             tls_key: path(TLS_KEY)?,
             root_access_key: text(ROOT_ACCESS_KEY)?,
@@ -113,16 +130,25 @@ impl RawConfig {
         let text = std::fs::read_to_string(&path.value).map_err(|e| ConfigError::Invalid {
             field: super::CONFIG.name,
             origin: path.origin.clone(),
-            message: format!("cannot read \"{}\": {e}; give an existing YAML file or leave the setting out", path.value.display()),
+            message: format!(
+                "cannot read \"{}\": {e}; give an existing YAML file or leave the setting out",
+                path.value.display()
+            ),
         })?;
-        let file = parse_file(&text).map_err(|message| ConfigError::File { path: path.value.clone(), message })?;
+        let file = parse_file(&text).map_err(|message| ConfigError::File {
+            path: path.value.clone(),
+            message,
+        })?;
         Ok(RawConfig::from_file_config(file, &path.value))
     }
 
     fn from_file_config(file: FileConfig, path: &Path) -> RawConfig {
         let origin = Origin::File(path.to_path_buf());
         fn sourced<T>(v: Option<T>, origin: &Origin) -> Option<Sourced<T>> {
-            v.map(|value| Sourced { value, origin: origin.clone() })
+            v.map(|value| Sourced {
+                value,
+                origin: origin.clone(),
+            })
         }
         let tls = file.tls.unwrap_or_default();
         let root = file.root.unwrap_or_default();
@@ -164,7 +190,10 @@ pub fn parse_file(text: &str) -> Result<FileConfig, String> {
 /// A path-valued environment variable; any bytes are accepted.
 pub fn env_path(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Option<Sourced<PathBuf>>, ConfigError> {
     let var = field.env.expect("field has an env var");
-    Ok(env(var).filter(|v| !v.is_empty()).map(|v| Sourced { value: PathBuf::from(v), origin: Origin::Env(var) }))
+    Ok(env(var).filter(|v| !v.is_empty()).map(|v| Sourced {
+        value: PathBuf::from(v),
+        origin: Origin::Env(var),
+    }))
 }
 
 /// A text-valued environment variable; it must be UTF-8.
@@ -173,7 +202,10 @@ fn env_text(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Opti
     match env(var).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => match v.into_string() {
-            Ok(value) => Ok(Some(Sourced { value, origin: Origin::Env(var) })),
+            Ok(value) => Ok(Some(Sourced {
+                value,
+                origin: Origin::Env(var),
+            })),
             Err(_) => Err(ConfigError::Invalid {
                 field: field.name,
                 origin: Origin::Env(var),

@@ -40,13 +40,28 @@ const fn field(
     flag: Option<&'static str>,
     default: Option<&'static str>,
 ) -> Field {
-    Field { name, env, flag, default }
+    Field {
+        name,
+        env,
+        flag,
+        default,
+    }
 }
 
 /// `--config`/`KEYLESS_CONFIG`: where the YAML file is. Not itself a YAML field.
 pub const CONFIG: Field = field("config", Some("KEYLESS_CONFIG"), Some("--config"), None);
-pub const DATA_DIR: Field = field("data_dir", Some("KEYLESS_DATA_DIR"), Some("--data-dir"), Some("./keyless-data"));
-pub const LISTEN: Field = field("listen", Some("KEYLESS_LISTEN"), Some("--listen"), Some("127.0.0.1:9000"));
+pub const DATA_DIR: Field = field(
+    "data_dir",
+    Some("KEYLESS_DATA_DIR"),
+    Some("--data-dir"),
+    Some("./keyless-data"),
+);
+pub const LISTEN: Field = field(
+    "listen",
+    Some("KEYLESS_LISTEN"),
+    Some("--listen"),
+    Some("127.0.0.1:9000"),
+);
 pub const REGION: Field = field("region", Some("KEYLESS_REGION"), Some("--region"), Some("us-east-1"));
 pub const DOMAINS: Field = field("domains", Some("KEYLESS_DOMAINS"), Some("--domain"), Some("[]"));
 pub const TLS_CERT: Field = field("tls.cert", Some("KEYLESS_TLS_CERT"), Some("--tls-cert"), None);
@@ -54,7 +69,12 @@ pub const TLS_KEY: Field = field("tls.key", Some("KEYLESS_TLS_KEY"), Some("--tls
 pub const TLS_RELOAD: Field = field("tls.reload_interval_secs", None, None, Some("5"));
 pub const ROOT_ACCESS_KEY: Field = field("root.access_key", Some("KEYLESS_ROOT_ACCESS_KEY"), None, None);
 pub const ROOT_SECRET_KEY: Field = field("root.secret_key", Some("KEYLESS_ROOT_SECRET_KEY"), None, None);
-pub const LOG_FORMAT: Field = field("log.format", Some("KEYLESS_LOG_FORMAT"), Some("--log-format"), Some("text"));
+pub const LOG_FORMAT: Field = field(
+    "log.format",
+    Some("KEYLESS_LOG_FORMAT"),
+    Some("--log-format"),
+    Some("text"),
+);
 pub const LOG_FILTER: Field = field("log.filter", Some("KEYLESS_LOG"), None, Some("info"));
 pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None, Some("65536"));
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
@@ -105,7 +125,11 @@ impl fmt::Display for Origin {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("config field \"{field}\": {message} (set by {origin})")]
-    Invalid { field: &'static str, origin: Origin, message: String },
+    Invalid {
+        field: &'static str,
+        origin: Origin,
+        message: String,
+    },
     #[error("config field \"{field}\" is missing: {message}")]
     Missing { field: &'static str, message: String },
     #[error("config file \"{}\": {message}", path.display())]
@@ -114,7 +138,11 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid<T>(field: Field, value: &Sourced<T>, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { field: field.name, origin: value.origin.clone(), message: message.into() }
+        ConfigError::Invalid {
+            field: field.name,
+            origin: value.origin.clone(),
+            message: message.into(),
+        }
     }
 }
 
@@ -144,7 +172,11 @@ pub struct ListenAddr {
 
 impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') { write!(f, "[{}]:{}", self.host, self.port) } else { write!(f, "{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -195,7 +227,10 @@ pub fn load(args: &ServeArgs, env: &dyn Fn(&str) -> Option<OsString>) -> Result<
     let flags = RawConfig::from_flags(args);
     let environment = RawConfig::from_env(env)?;
     let file_path = match &args.config {
-        Some(path) => Some(Sourced { value: path.clone(), origin: Origin::Flag("--config") }),
+        Some(path) => Some(Sourced {
+            value: path.clone(),
+            origin: Origin::Flag("--config"),
+        }),
         None => layers::env_path(env, CONFIG)?,
     };
     let file = match &file_path {
@@ -210,13 +245,20 @@ pub fn load(args: &ServeArgs, env: &dyn Fn(&str) -> Option<OsString>) -> Result<
 fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     let data_dir = raw.data_dir.unwrap_or_else(|| default_of(DATA_DIR).map(PathBuf::from));
     if data_dir.value.as_os_str().is_empty() {
-        return Err(ConfigError::invalid(DATA_DIR, &data_dir, "is empty; give the directory for the store"));
+        return Err(ConfigError::invalid(
+            DATA_DIR,
+            &data_dir,
+            "is empty; give the directory for the store",
+        ));
     }
     if data_dir.value.exists() && !data_dir.value.is_dir() {
         return Err(ConfigError::invalid(
             DATA_DIR,
             &data_dir,
-            format!("\"{}\" exists and is not a directory; give a directory (it is created if missing)", data_dir.value.display()),
+            format!(
+                "\"{}\" exists and is not a directory; give a directory (it is created if missing)",
+                data_dir.value.display()
+            ),
         ));
     }
 
@@ -248,23 +290,49 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
             }
             let secs = raw.tls_reload_interval_secs.unwrap_or_else(|| default_u64(TLS_RELOAD));
             if !(1..=86_400).contains(&secs.value) {
-                return Err(ConfigError::invalid(TLS_RELOAD, &secs, format!("{} is out of range; give 1 to 86400 seconds", secs.value)));
+                return Err(ConfigError::invalid(
+                    TLS_RELOAD,
+                    &secs,
+                    format!("{} is out of range; give 1 to 86400 seconds", secs.value),
+                ));
             }
-            Some(TlsConfig { cert: cert.value, key: key.value, reload_interval: Duration::from_secs(secs.value) })
+            Some(TlsConfig {
+                cert: cert.value,
+                key: key.value,
+                reload_interval: Duration::from_secs(secs.value),
+            })
         }
     };
 
     let root = match (raw.root_access_key, raw.root_secret_key) {
         (None, None) => None,
-        (Some(ak), None) => return Err(missing_pair(ROOT_SECRET_KEY, ROOT_ACCESS_KEY, &ak.origin, "its secret key")),
-        (None, Some(sk)) => return Err(missing_pair(ROOT_ACCESS_KEY, ROOT_SECRET_KEY, &sk.origin, "its access key")),
+        (Some(ak), None) => {
+            return Err(missing_pair(
+                ROOT_SECRET_KEY,
+                ROOT_ACCESS_KEY,
+                &ak.origin,
+                "its secret key",
+            ));
+        }
+        (None, Some(sk)) => {
+            return Err(missing_pair(
+                ROOT_ACCESS_KEY,
+                ROOT_SECRET_KEY,
+                &sk.origin,
+                "its access key",
+            ));
+        }
         (Some(ak), Some(sk)) => {
             credentials::check_access_key(&ak.value).map_err(|m| ConfigError::invalid(ROOT_ACCESS_KEY, &ak, m))?;
-            credentials::check_secret_key(sk.value.expose()).map_err(|m| ConfigError::invalid(ROOT_SECRET_KEY, &sk, m))?;
+            credentials::check_secret_key(sk.value.expose())
+                .map_err(|m| ConfigError::invalid(ROOT_SECRET_KEY, &sk, m))?;
             Some(RootCredentials {
                 access_key: ak.value,
                 secret_key: sk.value,
-                source: CredentialSource::Configured { access_key: ak.origin, secret_key: sk.origin },
+                source: CredentialSource::Configured {
+                    access_key: ak.origin,
+                    secret_key: sk.origin,
+                },
             })
         }
     };
@@ -273,38 +341,67 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
     let format = match format.value.as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
-        other => return Err(ConfigError::invalid(LOG_FORMAT, &format, format!("\"{other}\" is not a log format; use text or json"))),
+        other => {
+            return Err(ConfigError::invalid(
+                LOG_FORMAT,
+                &format,
+                format!("\"{other}\" is not a log format; use text or json"),
+            ));
+        }
     };
     let filter = raw.log_filter.unwrap_or_else(|| default_of(LOG_FILTER));
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&filter.value) {
         return Err(ConfigError::invalid(
             LOG_FILTER,
             &filter,
-            format!("\"{}\" is not a log filter ({e}); use a level such as info or directives such as info,keyless=debug", filter.value),
+            format!(
+                "\"{}\" is not a log filter ({e}); use a level such as info or directives such as info,keyless=debug",
+                filter.value
+            ),
         ));
     }
 
     let max_header = raw.max_header_bytes.unwrap_or_else(|| default_u64(MAX_HEADER_BYTES));
     // hyper refuses read buffers under 8 KiB.
     if !(8192..=1 << 24).contains(&max_header.value) {
-        return Err(ConfigError::invalid(MAX_HEADER_BYTES, &max_header, format!("{} is out of range; give 8192 to 16777216 bytes", max_header.value)));
+        return Err(ConfigError::invalid(
+            MAX_HEADER_BYTES,
+            &max_header,
+            format!("{} is out of range; give 8192 to 16777216 bytes", max_header.value),
+        ));
     }
-    let header_timeout = raw.header_read_timeout_secs.unwrap_or_else(|| default_u64(HEADER_READ_TIMEOUT));
+    let header_timeout = raw
+        .header_read_timeout_secs
+        .unwrap_or_else(|| default_u64(HEADER_READ_TIMEOUT));
     if !(1..=3600).contains(&header_timeout.value) {
-        return Err(ConfigError::invalid(HEADER_READ_TIMEOUT, &header_timeout, format!("{} is out of range; give 1 to 3600 seconds", header_timeout.value)));
+        return Err(ConfigError::invalid(
+            HEADER_READ_TIMEOUT,
+            &header_timeout,
+            format!("{} is out of range; give 1 to 3600 seconds", header_timeout.value),
+        ));
     }
     let grace = raw.shutdown_grace_secs.unwrap_or_else(|| default_u64(SHUTDOWN_GRACE));
     if grace.value > 3600 {
-        return Err(ConfigError::invalid(SHUTDOWN_GRACE, &grace, format!("{} is out of range; give 0 to 3600 seconds", grace.value)));
+        return Err(ConfigError::invalid(
+            SHUTDOWN_GRACE,
+            &grace,
+            format!("{} is out of range; give 0 to 3600 seconds", grace.value),
+        ));
     }
 
     Ok(Config {
         data_dir: data_dir.value,
         listen: listen_addr,
-        s3: S3Config { region: region.value, domains },
+        s3: S3Config {
+            region: region.value,
+            domains,
+        },
         tls,
         root,
-        log: LogConfig { format, filter: filter.value },
+        log: LogConfig {
+            format,
+            filter: filter.value,
+        },
         limits: Limits {
             max_header_bytes: max_header.value as usize,
             header_read_timeout: Duration::from_secs(header_timeout.value),
@@ -315,7 +412,10 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
 }
 
 fn default_of(field: Field) -> Sourced<String> {
-    Sourced { value: field.default.expect("field has a default").to_owned(), origin: Origin::Default }
+    Sourced {
+        value: field.default.expect("field has a default").to_owned(),
+        origin: Origin::Default,
+    }
 }
 
 fn default_u64(field: Field) -> Sourced<u64> {
@@ -334,7 +434,11 @@ fn missing_pair(missing: Field, given: Field, given_origin: &Origin, what: &str)
     ways.push(format!("{} in the config file", missing.name));
     ConfigError::Missing {
         field: missing.name,
-        message: format!("\"{}\" is set (by {given_origin}), so give {what} too, with {}; or unset both", given.name, ways.join(", or ")),
+        message: format!(
+            "\"{}\" is set (by {given_origin}), so give {what} too, with {}; or unset both",
+            given.name,
+            ways.join(", or ")
+        ),
     }
 }
 
@@ -356,22 +460,34 @@ pub fn parse_listen(s: &str) -> Result<ListenAddr, String> {
     } else if host.contains(':') {
         return Err(not("an IPv6 address needs brackets, e.g. [::1]:9000"));
     } else if host.is_empty() {
-        return Err(not("HOST is empty; use 0.0.0.0 for every interface or 127.0.0.1 for this machine only"));
+        return Err(not(
+            "HOST is empty; use 0.0.0.0 for every interface or 127.0.0.1 for this machine only",
+        ));
     } else if host.parse::<IpAddr>().is_ok() || is_dns_name(host) {
         host
     } else {
         return Err(not("HOST must be an IP address or a host name"));
     };
-    Ok(ListenAddr { host: host.to_owned(), port })
+    Ok(ListenAddr {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 fn check_region(r: &str) -> Result<(), String> {
     let ok = !r.is_empty()
         && r.len() <= 64
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !r.starts_with('-')
         && !r.ends_with('-');
-    if ok { Ok(()) } else { Err(format!("\"{r}\" is not a region name; use lower-case letters, digits and '-', e.g. us-east-1")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{r}\" is not a region name; use lower-case letters, digits and '-', e.g. us-east-1"
+        ))
+    }
 }
 
 /// Checks a virtual-host domain and returns it lower-cased without a trailing dot.
@@ -380,7 +496,9 @@ pub fn normalize_domain(d: &str) -> Result<String, String> {
     if is_dns_name(&lower) {
         Ok(lower)
     } else {
-        Err(format!("\"{d}\" is not a domain name; give a bare DNS name such as s3.example.com (no scheme, port or path)"))
+        Err(format!(
+            "\"{d}\" is not a domain name; give a bare DNS name such as s3.example.com (no scheme, port or path)"
+        ))
     }
 }
 

@@ -60,7 +60,10 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on a fresh, empty data directory.
     pub fn start() -> Self {
-        let root = tempfile::Builder::new().prefix("keyless-test-").tempdir().expect("create a temp dir");
+        let root = tempfile::Builder::new()
+            .prefix("keyless-test-")
+            .tempdir()
+            .expect("create a temp dir");
         std::fs::create_dir(root.path().join("data")).expect("create the data dir");
         let placeholder: SocketAddr = "127.0.0.1:9".parse().unwrap();
         let mut s = TestServer {
@@ -208,7 +211,12 @@ impl TestServer {
 
     /// Creates a bucket and returns its name.
     pub async fn bucket(&self, name: &str) -> String {
-        self.client.create_bucket().bucket(name).send().await.unwrap_or_else(|e| panic!("CreateBucket {name}: {}", show(&e)));
+        self.client
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateBucket {name}: {}", show(&e)));
         name.to_owned()
     }
 
@@ -323,9 +331,15 @@ impl aws_sdk_s3::config::Intercept for WireLog {
         let req = ctx.request();
         let mut headers = http::HeaderMap::new();
         for (k, v) in req.headers() {
-            headers.append(http::HeaderName::from_bytes(k.as_bytes())?, http::HeaderValue::from_str(v)?);
+            headers.append(
+                http::HeaderName::from_bytes(k.as_bytes())?,
+                http::HeaderValue::from_str(v)?,
+            );
         }
-        self.requests.lock().unwrap().push((req.method().to_owned(), req.uri().to_owned(), headers));
+        self.requests
+            .lock()
+            .unwrap()
+            .push((req.method().to_owned(), req.uri().to_owned(), headers));
         Ok(())
     }
 }
@@ -364,7 +378,12 @@ pub fn multipart_etag(parts: &[&[u8]]) -> String {
 }
 
 /// PutObject with an in-memory body (the SDK puts its default CRC32 in a header).
-pub async fn put(c: &Client, bucket: &str, key: &str, data: &[u8]) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
+pub async fn put(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    data: &[u8],
+) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
     c.put_object()
         .bucket(bucket)
         .key(key)
@@ -376,7 +395,13 @@ pub async fn put(c: &Client, bucket: &str, key: &str, data: &[u8]) -> aws_sdk_s3
 
 /// GetObject, whole body.
 pub async fn get(c: &Client, bucket: &str, key: &str) -> Vec<u8> {
-    let out = c.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("GetObject {bucket}/{key:?}: {}", show(&e)));
+    let out = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject {bucket}/{key:?}: {}", show(&e)));
     body_bytes(out.body).await
 }
 
@@ -399,7 +424,10 @@ pub async fn list_keys(c: &Client, bucket: &str) -> Vec<String> {
 /// content encoding and its checksum in a trailer (an in-memory body gets a header instead).
 pub fn streaming_body(data: &[u8], chunk: usize) -> ByteStream {
     let chunks: VecDeque<Bytes> = data.chunks(chunk.max(1)).map(Bytes::copy_from_slice).collect();
-    ByteStream::from_body_1_x(ChunkedBody { remaining: data.len() as u64, chunks })
+    ByteStream::from_body_1_x(ChunkedBody {
+        remaining: data.len() as u64,
+        chunks,
+    })
 }
 
 struct ChunkedBody {
@@ -450,10 +478,17 @@ impl HttpStatus for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
 }
 
 /// A one-line description of an SDK error: status, S3 code and message, or the transport error.
-pub fn show<E: ProvideErrorMetadata + std::error::Error + 'static, R: HttpStatus + Debug>(e: &SdkError<E, R>) -> String {
+pub fn show<E: ProvideErrorMetadata + std::error::Error + 'static, R: HttpStatus + Debug>(
+    e: &SdkError<E, R>,
+) -> String {
     match e {
         SdkError::ServiceError(_) => {
-            format!("HTTP {} {} ({})", status_of(e).unwrap_or(0), e.code().unwrap_or("<no code>"), e.message().unwrap_or("<no message>"))
+            format!(
+                "HTTP {} {} ({})",
+                status_of(e).unwrap_or(0),
+                e.code().unwrap_or("<no code>"),
+                e.message().unwrap_or("<no message>")
+            )
         }
         other => format!("{other:?}"),
     }
@@ -470,7 +505,12 @@ where
         Ok(v) => panic!("expected HTTP {status} {code}, but the request succeeded: {v:?}"),
         Err(e) => {
             let got = (status_of(&e), e.code().map(str::to_owned));
-            assert_eq!(got, (Some(status), Some(code.to_owned())), "expected HTTP {status} {code}, got {}", show(&e));
+            assert_eq!(
+                got,
+                (Some(status), Some(code.to_owned())),
+                "expected HTTP {status} {code}, got {}",
+                show(&e)
+            );
         }
     }
 }
@@ -517,16 +557,24 @@ impl RawResponse {
 /// Sends one HTTP/1.1 request with a plain hyper client (no SDK involved).
 pub async fn raw_request(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> RawResponse {
     use http_body_util::{BodyExt as _, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     let req = req.body(Full::new(body.into())).expect("a valid request");
-    let resp = client.request(req).await.unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
+    let resp = client
+        .request(req)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.expect("read the response body").to_bytes();
-    RawResponse { status: parts.status.as_u16(), headers: parts.headers, body }
+    RawResponse {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 /// SigV4-signs a request whose payload hash is `payload_hash` (a hex SHA-256, `UNSIGNED-PAYLOAD`,
@@ -541,7 +589,8 @@ pub fn sign_v4(
     time: SystemTime,
 ) -> (Vec<(String, String)>, String) {
     use aws_sigv4::http_request::{
-        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
     };
     let identity = Credentials::new(ACCESS_KEY, secret_key, None, None, "keyless-tests").into();
     let mut settings = SigningSettings::default();
@@ -557,7 +606,12 @@ pub fn sign_v4(
         .build()
         .expect("signing params")
         .into();
-    let host = url.split("://").nth(1).and_then(|r| r.split('/').next()).expect("url with a host").to_owned();
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("url with a host")
+        .to_owned();
     let mut all: Vec<(String, String)> = vec![("host".into(), host)];
     all.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned())));
     let signable = SignableRequest::new(
@@ -578,7 +632,13 @@ pub fn sign_v4(
 /// The `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body for `data` cut into `chunk`-byte chunks: each chunk
 /// is `hex(len);chunk-signature=SIG\r\n<bytes>\r\n`, the last one empty, each signature chained
 /// to the previous one starting from the request's seed signature.
-pub fn signed_chunked_body(data: &[u8], chunk: usize, seed_signature: &str, secret_key: &str, time: SystemTime) -> Vec<u8> {
+pub fn signed_chunked_body(
+    data: &[u8],
+    chunk: usize,
+    seed_signature: &str,
+    secret_key: &str,
+    time: SystemTime,
+) -> Vec<u8> {
     use sha2::{Digest as _, Sha256};
     let key = aws_sigv4::sign::v4::generate_signing_key(secret_key, time, REGION, "s3");
     let stamp = amz_date(time);
@@ -589,7 +649,10 @@ pub fn signed_chunked_body(data: &[u8], chunk: usize, seed_signature: &str, secr
     let mut pieces: Vec<&[u8]> = data.chunks(chunk).collect();
     pieces.push(&[]);
     for p in pieces {
-        let sts = format!("AWS4-HMAC-SHA256-PAYLOAD\n{stamp}\n{scope}\n{prev}\n{empty}\n{}", hex::encode(Sha256::digest(p)));
+        let sts = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{stamp}\n{scope}\n{prev}\n{empty}\n{}",
+            hex::encode(Sha256::digest(p))
+        );
         let sig = aws_sigv4::sign::v4::calculate_signature(key.as_ref(), sts.as_bytes());
         out.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", p.len()).as_bytes());
         out.extend_from_slice(p);
