@@ -204,7 +204,8 @@ def _wait_healthz(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"GET /healthz never returned 200 (last: {last})")
 
 
-def start_server(root: Path, port: int | None = None, data_dir: Path | None = None) -> Server:
+def start_server(root: Path, port: int | None = None, data_dir: Path | None = None,
+                 extra_args: tuple = ()) -> Server:
     """Start keyless with its data under `root` (or `data_dir`); wait until it
     printed its listening line and answers /healthz with 200."""
     binary = keyless_binary()
@@ -223,7 +224,7 @@ def start_server(root: Path, port: int | None = None, data_dir: Path | None = No
     log = open(log_path, "w", buffering=1)
     proc = subprocess.Popen(
         [str(binary), "serve", "--data-dir", str(data_dir),
-         "--listen", f"127.0.0.1:{port}", "--domain", DOMAIN],
+         "--listen", f"127.0.0.1:{port}", "--domain", DOMAIN, *extra_args],
         stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=env,
     )
     srv = Server(proc=proc, port=port, data_dir=data_dir, log_path=log_path)

@@ -31,7 +31,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tls = config.tls.as_ref().map(Tls::load).transpose()?;
 
     let data_dir = config.data_dir.clone();
-    let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreOptions::default()))
+    let store_options = StoreOptions {
+        max_object_size: config.limits.max_object_size,
+        ..StoreOptions::default()
+    };
+    let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options))
         .await?
         .with_context(|| {
             format!(

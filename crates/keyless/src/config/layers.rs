@@ -51,6 +51,7 @@ pub struct RawConfig {
     pub max_header_bytes: Option<Sourced<u64>>,
     pub header_read_timeout_secs: Option<Sourced<u64>>,
     pub shutdown_grace_secs: Option<Sourced<u64>>,
+    pub max_object_size: Option<Sourced<u64>>,
 }
 
 impl RawConfig {
@@ -72,6 +73,7 @@ impl RawConfig {
             max_header_bytes: self.max_header_bytes.or(lower.max_header_bytes),
             header_read_timeout_secs: self.header_read_timeout_secs.or(lower.header_read_timeout_secs),
             shutdown_grace_secs: self.shutdown_grace_secs.or(lower.shutdown_grace_secs),
+            max_object_size: self.max_object_size.or(lower.max_object_size),
         }
     }
 
@@ -169,6 +171,7 @@ impl RawConfig {
             max_header_bytes: sourced(limits.max_header_bytes, &origin),
             header_read_timeout_secs: sourced(limits.header_read_timeout_secs, &origin),
             shutdown_grace_secs: sourced(limits.shutdown_grace_secs, &origin),
+            max_object_size: sourced(limits.max_object_size, &origin),
         }
     }
 }
@@ -260,4 +263,5 @@ pub struct FileLimits {
     pub max_header_bytes: Option<u64>,
     pub header_read_timeout_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub max_object_size: Option<u64>,
 }

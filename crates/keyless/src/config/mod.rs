@@ -79,6 +79,7 @@ pub const LOG_FILTER: Field = field("log.filter", Some("KEYLESS_LOG"), None, Som
 pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None, Some("65536"));
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));
+pub const MAX_OBJECT_SIZE: Field = field("limits.max_object_size", None, None, Some("5368709120"));
 
 /// Every setting, in the order docs/configuration.md lists them; tests check that `--help` and
 /// that document agree with it.
@@ -99,6 +100,7 @@ pub const FIELDS: &[Field] = &[
     MAX_HEADER_BYTES,
     HEADER_READ_TIMEOUT,
     SHUTDOWN_GRACE,
+    MAX_OBJECT_SIZE,
 ];
 
 /// Where a value came from; every error about a value says so.
@@ -219,6 +221,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// After SIGTERM/SIGINT, how long in-flight requests may still run.
     pub shutdown_grace: Duration,
+    /// The largest body of one PutObject or UploadPart, in bytes (S3: 5 GiB).
+    pub max_object_size: u64,
 }
 
 /// Builds the configuration from the parsed flags, an environment and the config file they name.
@@ -389,6 +393,18 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         ));
     }
 
+    let max_object = raw.max_object_size.unwrap_or_else(|| default_u64(MAX_OBJECT_SIZE));
+    if !(1..=5 << 30).contains(&max_object.value) {
+        return Err(ConfigError::invalid(
+            MAX_OBJECT_SIZE,
+            &max_object,
+            format!(
+                "{} is out of range; give 1 to 5368709120 bytes (5 GiB)",
+                max_object.value
+            ),
+        ));
+    }
+
     Ok(Config {
         data_dir: data_dir.value,
         listen: listen_addr,
@@ -406,6 +422,7 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
             max_header_bytes: max_header.value as usize,
             header_read_timeout: Duration::from_secs(header_timeout.value),
             shutdown_grace: Duration::from_secs(grace.value),
+            max_object_size: max_object.value,
         },
         file,
     })

@@ -63,7 +63,8 @@ fn defaults() {
         Limits {
             max_header_bytes: 65536,
             header_read_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30)
+            shutdown_grace: Duration::from_secs(30),
+            max_object_size: 5 << 30,
         }
     );
     assert_eq!(c.file, None);
@@ -314,6 +315,18 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             Some("limits: {shutdown_grace_secs: 100000}"),
             &[r#"field "limits.shutdown_grace_secs""#],
+        ),
+        (
+            &[],
+            &[],
+            Some("limits: {max_object_size: 0}"),
+            &[r#"field "limits.max_object_size""#, "5 GiB"],
+        ),
+        (
+            &[],
+            &[],
+            Some("limits: {max_object_size: 5368709121}"),
+            &[r#"field "limits.max_object_size""#, "5 GiB"],
         ),
         (
             &[],
