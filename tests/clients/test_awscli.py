@@ -1,12 +1,15 @@
 """awscli v1 (the pip one, from the venv — never Debian's awscli 2.9):
 `s3 mb/cp/ls/sync/rm/rb` including a multipart upload (a 20 MiB file, which
-the CLI splits at its 8 MiB threshold), and `s3api` calls; every round trip is
+the CLI splits at its 8 MiB threshold), `s3 presign` (SigV2 URLs), and `s3api` calls; every round trip is
 compared byte for byte."""
 
 import hashlib
 import json
 import re
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -184,3 +187,34 @@ def test_s3api_calls(aws, bucket, tmp_path):
     aws("s3api", "delete-object", "--bucket", bucket, "--key", "api/mp")
     listed = json.loads(aws("s3api", "list-objects-v2", "--bucket", bucket).stdout or "{}")
     assert listed.get("KeyCount", 0) == 0
+
+
+def _fetch(url):
+    req = urllib.request.Request(url)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_s3_presign(aws, s3, bucket):
+    """`aws s3 presign` signs with SigV2 (AWSAccessKeyId/Signature/Expires) by default."""
+    data = b"presigned by the AWS CLI\n" * 100
+    key = "pre/signed key+ü.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    url = aws("s3", "presign", f"s3://{bucket}/{key}").stdout.decode().strip()
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert {"AWSAccessKeyId", "Signature", "Expires"} <= set(q), url
+    assert _fetch(url) == (200, data)
+    # another key under the same signature
+    s3.put_object(Bucket=bucket, Key="pre/other", Body=b"other")
+    other = url.replace(urllib.parse.urlsplit(url).path, f"/{bucket}/pre/other")
+    status, body = _fetch(other)
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body, body
+    # expired
+    url = aws("s3", "presign", "--expires-in", "1", f"s3://{bucket}/{key}").stdout.decode().strip()
+    time.sleep(2.5)
+    status, body = _fetch(url)
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body, body

@@ -1,4 +1,5 @@
-"""boto3: presigned GET/PUT URLs fetched with plain urllib / http.client, and
+"""boto3: presigned GET/PUT URLs fetched with plain urllib / http.client (SigV4,
+and SigV2, which boto3 presigns with by default), SigV2 header auth, and
 virtual-host style addressing (`<bucket>.localhost`, server run with
 `--domain localhost`)."""
 
@@ -8,7 +9,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import DOMAIN, client_error, payload, raw_request
@@ -184,3 +187,216 @@ def test_virtual_host_raw_request(server, s3, bucket):
     # a Host that is neither the domain nor a subdomain of it is path-style
     resp = raw_request(server, "GET", f"/{bucket}/raw", host=f"127.0.0.1:{server.port}")
     assert (resp.status, resp.body) == (200, b"raw body")
+
+
+# --------------------------------------------------------------------------
+# Signature Version 2: what boto3 and the AWS CLI v1 presign with by default
+# --------------------------------------------------------------------------
+def default_client(server, addressing_style=None, endpoint=None, secret_key=None, access_key=None):
+    """A boto3 client as a user makes one: no signature_version override, so
+    generate_presigned_url signs with SigV2 (AWSAccessKeyId/Signature/Expires)."""
+    kw = {}
+    if addressing_style:
+        kw["config"] = Config(s3={"addressing_style": addressing_style})
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint or server.endpoint, region_name=server.region,
+        aws_access_key_id=access_key or server.access_key,
+        aws_secret_access_key=secret_key or server.secret_key, **kw)
+
+
+def put_plain(url, body):
+    """PUT with no Content-Type (urllib would add a form type, which V2 signs)."""
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:
+        conn.request("PUT", f"{parsed.path}?{parsed.query}", body=body,
+                     headers={"Content-Length": str(len(body))})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def assert_sigv2(url):
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert {"AWSAccessKeyId", "Signature", "Expires"} <= set(q), url
+    assert "X-Amz-Signature" not in q, url
+    return q
+
+
+def test_default_presigned_get_head_put_are_sigv2(server, s3, bucket):
+    d3 = default_client(server)
+    data = payload(77_777, seed=94)
+    key = "v2/ünï key+%=&.bin"
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-v2")
+
+    url = d3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+    assert_sigv2(url)
+    status, body, headers = fetch(url)
+    assert status == 200, body
+    assert body == data and headers["content-type"] == "application/x-v2"
+    status, body, _ = fetch(url, headers={"Range": "bytes=5-9"})
+    assert (status, body) == (206, data[5:10])
+
+    # response overrides are part of the V2 string to sign
+    url = d3.generate_presigned_url("get_object", Params={
+        "Bucket": bucket, "Key": key, "ResponseContentDisposition": "attachment; filename=v2.bin"})
+    status, body, headers = fetch(url)
+    assert status == 200 and body == data
+    assert headers["content-disposition"] == "attachment; filename=v2.bin"
+
+    url = d3.generate_presigned_url("head_object", Params={"Bucket": bucket, "Key": key})
+    status, _, headers = fetch(url, method="HEAD")
+    assert status == 200 and headers["content-length"] == str(len(data))
+
+    url = d3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v2/put"})
+    assert_sigv2(url)
+    status, body = put_plain(url, b"put through a V2 URL")
+    assert status == 200, body
+    assert s3.get_object(Bucket=bucket, Key="v2/put")["Body"].read() == b"put through a V2 URL"
+
+    # a signed Content-Type must be sent as signed
+    url = d3.generate_presigned_url("put_object", Params={
+        "Bucket": bucket, "Key": "v2/typed", "ContentType": "text/x-v2"})
+    status, body, _ = fetch(url, method="PUT", body=b"typed", headers={"Content-Type": "text/x-v2"})
+    assert status == 200, body
+    assert s3.head_object(Bucket=bucket, Key="v2/typed")["ContentType"] == "text/x-v2"
+    status, body, _ = fetch(url, method="PUT", body=b"evil", headers={"Content-Type": "text/evil"})
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    assert s3.get_object(Bucket=bucket, Key="v2/typed")["Body"].read() == b"typed"
+
+    # and a listing URL
+    url = d3.generate_presigned_url("list_objects", Params={"Bucket": bucket, "Prefix": "v2/"})
+    status, body, _ = fetch(url)
+    assert status == 200 and b"<Key>v2/put</Key>" in body, body
+
+
+def test_default_presigned_tampered_expired_and_wrong_keys(server, s3, bucket):
+    d3 = default_client(server)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    s3.put_object(Bucket=bucket, Key="k2", Body=b"other")
+    url = d3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
+    assert fetch(url)[:2] == (200, b"secret")
+    # another key under the same signature
+    status, body, _ = fetch(url.replace("/k?", "/k2?"))
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    # a flipped signature
+    sig = urllib.parse.quote(assert_sigv2(url)["Signature"][0], safe="")
+    assert sig in url
+    bad = ("A" if sig[0] != "A" else "B") + sig[1:]
+    status, body, _ = fetch(url.replace(sig, bad))
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    # a later Expires under the same signature
+    expires = assert_sigv2(url)["Expires"][0]
+    status, body, _ = fetch(url.replace(f"Expires={expires}", f"Expires={int(expires) + 3600}"))
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    # the method is signed: a GET URL does not delete
+    status, body, _ = fetch(url, method="DELETE")
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+    # a wrong secret, an unknown key id
+    wrong = default_client(server, secret_key="not-the-secret-key-at-all-000000000000000")
+    status, body, _ = fetch(wrong.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}))
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    unknown = default_client(server, access_key="AKIDUNKNOWNUNKNOWN00")
+    status, body, _ = fetch(unknown.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}))
+    assert (status, error_code(body)) == (403, "InvalidAccessKeyId")
+    # expired
+    url = d3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=1)
+    time.sleep(2.5)
+    status, body, _ = fetch(url)
+    assert (status, error_code(body)) == (403, "AccessDenied")
+    # a tampered presigned PUT does not write
+    url = d3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "k"})
+    sig = urllib.parse.quote(assert_sigv2(url)["Signature"][0], safe="")
+    bad = ("A" if sig[0] != "A" else "B") + sig[1:]
+    status, body = put_plain(url.replace(sig, bad), b"overwritten")
+    assert (status, error_code(body)) == (403, "SignatureDoesNotMatch")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+    assert put_plain(url, b"overwritten")[0] == 200
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"overwritten"
+
+
+def test_default_presigned_virtual_host_url(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="dir/vh v2", Body=b"vhost v2")
+    vd3 = default_client(server, addressing_style="virtual", endpoint=server.vhost_endpoint)
+    url = vd3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/vh v2"})
+    assert f"//{bucket}.{DOMAIN}:" in url
+    assert_sigv2(url)
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", f"{parsed.path}?{parsed.query}",
+                 headers={"Host": f"{bucket}.{DOMAIN}:{server.port}"})
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (200, b"vhost v2")
+    conn.close()
+
+
+def sigv2_client(server, secret_key=None):
+    """A boto3 client that signs every request with SigV2 in the Authorization header."""
+    cfg = Config(signature_version="s3", s3={"addressing_style": "path"},
+                 retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.session.Session().client(
+        "s3", endpoint_url=server.endpoint, region_name=server.region,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=secret_key or server.secret_key, config=cfg)
+
+
+def test_sigv2_header_auth_round_trip(server, bucket_name):
+    c = sigv2_client(server)
+    seen = []
+    c.meta.events.register("before-send.s3", lambda request, **kw: seen.append(request.headers["Authorization"]))
+    c.create_bucket(Bucket=bucket_name)
+    try:
+        assert seen[-1].startswith(b"AWS " if isinstance(seen[-1], bytes) else "AWS ")
+        data = payload(300_000, seed=95)
+        c.put_object(Bucket=bucket_name, Key="a/b c+d", Body=data, Metadata={"via": "v2"},
+                     ContentType="text/x-v2")
+        got = c.get_object(Bucket=bucket_name, Key="a/b c+d")
+        assert got["Body"].read() == data and got["Metadata"] == {"via": "v2"}
+        c.copy_object(Bucket=bucket_name, Key="copy", CopySource={"Bucket": bucket_name, "Key": "a/b c+d"})
+        keys = [o["Key"] for o in c.list_objects_v2(Bucket=bucket_name)["Contents"]]
+        assert keys == ["a/b c+d", "copy"]
+        up = c.create_multipart_upload(Bucket=bucket_name, Key="mp")
+        p1 = c.upload_part(Bucket=bucket_name, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part")
+        assert c.list_parts(Bucket=bucket_name, Key="mp", UploadId=up["UploadId"])["Parts"][0]["Size"] == 4
+        c.complete_multipart_upload(Bucket=bucket_name, Key="mp", UploadId=up["UploadId"],
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}]})
+        c.put_object_tagging(Bucket=bucket_name, Key="mp", Tagging={"TagSet": [{"Key": "t", "Value": "v"}]})
+        assert c.get_object_tagging(Bucket=bucket_name, Key="mp")["TagSet"] == [{"Key": "t", "Value": "v"}]
+        out = c.delete_objects(Bucket=bucket_name, Delete={"Objects": [{"Key": k} for k in ["a/b c+d", "copy", "mp"]]})
+        assert sorted(d["Key"] for d in out["Deleted"]) == ["a/b c+d", "copy", "mp"]
+        # a wrong secret is refused
+        bad = sigv2_client(server, secret_key="not-the-secret-key-at-all-000000000000000")
+        with pytest.raises(ClientError) as e:
+            bad.list_objects_v2(Bucket=bucket_name)
+        assert client_error(e) == ("SignatureDoesNotMatch", 403)
+    finally:
+        server.client().delete_bucket(Bucket=bucket_name)
+
+
+def test_sigv2_header_auth_checks_the_request_time(server, s3, bucket):
+    """s3s does not check the Date of a V2 request; the edge does, as S3 (15 minutes)."""
+    from botocore.auth import HmacV1Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from email.utils import formatdate
+
+    s3.put_object(Bucket=bucket, Key="t", Body=b"timed")
+
+    def send(date):
+        class Signer(HmacV1Auth):
+            def _get_date(self):
+                return date
+        req = AWSRequest(method="GET", url=f"{server.endpoint}/{bucket}/t")
+        Signer(Credentials(server.access_key, server.secret_key)).add_auth(req)
+        return fetch(f"{server.endpoint}/{bucket}/t", headers=dict(req.headers.items()))
+
+    assert send(formatdate(usegmt=True))[:2] == (200, b"timed")
+    assert send(formatdate(time.time() - 600, usegmt=True))[:2] == (200, b"timed")
+    status, body, _ = send(formatdate(time.time() - 3600, usegmt=True))
+    assert (status, error_code(body)) == (403, "RequestTimeTooSkewed")
+    status, body, _ = send(formatdate(time.time() + 3600, usegmt=True))
+    assert (status, error_code(body)) == (403, "RequestTimeTooSkewed")
+    status, body, _ = send("not a date")
+    assert (status, error_code(body)) == (403, "AccessDenied")

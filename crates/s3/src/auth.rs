@@ -1,14 +1,19 @@
 //! Who may sign requests, and what a signed request must also satisfy.
 //!
 //! `s3s` verifies SigV4 signatures (header-signed, presigned, and aws-chunked streaming with
-//! or without trailers); it asks [`KeyRing`] for the secret of the access key id a request
-//! names. `KeyRing` is the one place that maps access key ids to secrets: today it holds the
-//! root credentials; STS temporary credentials (issue 3) are meant to be added here, behind
-//! the same `secret_for` lookup.
+//! or without trailers) and Signature Version 2 (`Authorization: AWS key:sig`, and presigned
+//! URLs with `AWSAccessKeyId`, `Signature` and `Expires`, which boto3's
+//! `generate_presigned_url` and `aws s3 presign` of the AWS CLI v1 produce by default). For
+//! both it asks [`KeyRing`] for the secret of the access key id a request names. `KeyRing` is
+//! the one place that maps access key ids to secrets: today it holds the root credentials; STS
+//! temporary credentials (issue 3) are meant to be added here, behind the same `secret_for`
+//! lookup.
 //!
 //! [`Gate`] runs after the signature has been checked, on every request: it denies anonymous
-//! requests (S3 `AccessDenied`), refuses Signature Version 2, which `s3s` would otherwise
-//! accept, and checks that the credential scope names this server's region, as S3 does.
+//! requests (S3 `AccessDenied`), checks that a SigV4 credential scope names this server's
+//! region, as S3 does, and checks the request time of a header-signed SigV2 request, which
+//! `s3s` does not: without that check a captured V2 request could be replayed forever.
+//! (`s3s` checks the time of SigV4 requests itself, and the `Expires` of V2 presigned URLs.)
 //!
 //! **Invariant:** secrets never reach a log: [`SecretKey`] redacts itself, and nothing here
 //! formats one.
@@ -17,6 +22,8 @@ use http::{HeaderMap, Uri};
 use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::{Timestamp, TimestampFormat};
+use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::percent;
@@ -57,10 +64,26 @@ pub(crate) enum Signature {
     HeaderV4 { region: String },
     /// SigV4 in the query string (a presigned URL); the region of `X-Amz-Credential`.
     PresignedV4 { region: String },
-    /// Signature Version 2 (`Authorization: AWS ...` or `AWSAccessKeyId=` in the query).
-    V2,
+    /// Signature Version 2 in the `Authorization: AWS key:signature` header; the request time
+    /// from `x-amz-date` or else `Date`, `None` if neither parses as an HTTP date.
+    HeaderV2 { time: Option<OffsetDateTime> },
+    /// Signature Version 2 in the query string (`AWSAccessKeyId`, `Signature`, `Expires`).
+    PresignedV2,
     /// None of the above (a POST form, or no signature).
     Other,
+}
+
+/// How far the time of a header-signed SigV2 request may be from ours (S3's limit).
+const MAX_V2_SKEW: time::Duration = time::Duration::minutes(15);
+
+/// An HTTP date as clients send it in `Date` / `x-amz-date` of a SigV2 request:
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, or the RFC 2822 form with a numeric zone (`+0000`).
+fn parse_request_time(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    if let Ok(t) = Timestamp::parse(TimestampFormat::HttpDate, s) {
+        return Some(t.into());
+    }
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822).ok()
 }
 
 /// The region of a `<key>/<date>/<region>/<service>/aws4_request` credential scope.
@@ -73,7 +96,13 @@ pub(crate) fn signature_of(headers: &HeaderMap, uri: &Uri) -> Signature {
     if let Some(auth) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let auth = auth.trim();
         if auth.starts_with("AWS ") {
-            return Signature::V2;
+            // As in the V2 string to sign: with x-amz-date present, Date is not used.
+            let time = ["x-amz-date", "date"]
+                .iter()
+                .find_map(|h| headers.get(*h))
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_request_time);
+            return Signature::HeaderV2 { time };
         }
         if let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256") {
             let credential = rest
@@ -94,10 +123,44 @@ pub(crate) fn signature_of(headers: &HeaderMap, uri: &Uri) -> Signature {
             return Signature::PresignedV4 { region };
         }
         if k == "AWSAccessKeyId" {
-            return Signature::V2;
+            return Signature::PresignedV2;
         }
     }
     Signature::Other
+}
+
+/// Rewrites the path of a SigV2-signed, path-style, bucket-level request from `/bucket` to
+/// `/bucket/`, which routes the same.
+///
+/// Why: S3's V2 canonical resource of a request addressed to a bucket is `/bucket/` — botocore
+/// signs that ("the auth_path must be terminated with a '/' character to generate a signature
+/// that the server will accept"), and so does s3cmd — while `s3s` signs the path as sent, and
+/// path-style clients send `/bucket`. Handing `s3s` the canonical form makes it verify what
+/// the client signed. `vhost_bucket` is the bucket the `Host` header names, if any: a
+/// virtual-host request's path is a key and is left alone.
+pub(crate) fn canonical_v2_path(parts: &mut http::request::Parts, vhost_bucket: bool) {
+    if vhost_bucket
+        || !matches!(
+            signature_of(&parts.headers, &parts.uri),
+            Signature::HeaderV2 { .. } | Signature::PresignedV2
+        )
+    {
+        return;
+    }
+    let path = parts.uri.path();
+    let Some(bucket) = path.strip_prefix('/') else { return };
+    if bucket.is_empty() || bucket.contains('/') {
+        return;
+    }
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("/{bucket}/?{q}"),
+        None => format!("/{bucket}/"),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    uri.path_and_query = path_and_query.parse().ok();
+    if let Ok(u) = Uri::from_parts(uri) {
+        parts.uri = u;
+    }
 }
 
 /// The checks every signed request passes after its signature is verified.
@@ -112,8 +175,9 @@ impl Gate {
         }
     }
 
-    /// `op` is the S3 operation name; `signed` whether `s3s` verified a signature.
-    pub(crate) fn admit(&self, signed: bool, op: &str, sig: &Signature) -> Result<(), ApiError> {
+    /// `op` is the S3 operation name; `signed` whether `s3s` verified a signature; `now` the
+    /// server's clock.
+    pub(crate) fn admit(&self, signed: bool, op: &str, sig: &Signature, now: OffsetDateTime) -> Result<(), ApiError> {
         if !signed {
             return Err(ApiError::AccessDenied(
                 "Anonymous access is not allowed: sign the request with AWS Signature Version 4, or use a presigned URL.".into(),
@@ -124,10 +188,15 @@ impl Gate {
         let any_region = matches!(op, "GetBucketLocation" | "ListBuckets")
             && matches!(sig, Signature::HeaderV4 { region } | Signature::PresignedV4 { region } if region == "us-east-1");
         match sig {
-            Signature::V2 => Err(ApiError::invalid_request(
-                "The authorization mechanism you have provided is not supported; sign with AWS4-HMAC-SHA256 (Signature Version 4). \
-                 For presigned URLs from boto3 or the AWS CLI v1, set signature_version = s3v4 in the client configuration.",
+            Signature::HeaderV2 { time: None } => Err(ApiError::AccessDenied(
+                "AWS authentication requires a valid Date or x-amz-date header.".into(),
             )),
+            Signature::HeaderV2 { time: Some(t) } if (now - *t).abs() > MAX_V2_SKEW => {
+                Err(ApiError::RequestTimeTooSkewed {
+                    request_time: *t,
+                    server_time: now,
+                })
+            }
             Signature::HeaderV4 { region } if *region != self.region && !any_region => {
                 Err(ApiError::AuthorizationHeaderMalformed(format!(
                     "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'. Configure your client with region {}.",
@@ -149,8 +218,13 @@ impl Gate {
 impl S3Access for Gate {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let sig = signature_of(cx.headers(), cx.uri());
-        self.admit(cx.credentials().is_some(), cx.s3_op().name(), &sig)
-            .map_err(Into::into)
+        self.admit(
+            cx.credentials().is_some(),
+            cx.s3_op().name(),
+            &sig,
+            OffsetDateTime::now_utc(),
+        )
+        .map_err(Into::into)
     }
 }
 
@@ -164,6 +238,42 @@ mod tests {
             h.insert(http::header::AUTHORIZATION, a.parse().unwrap());
         }
         h
+    }
+
+    fn at(unix: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
+
+    /// (Date, x-amz-date, the request time the gate sees).
+    #[test]
+    fn v2_request_times_come_from_x_amz_date_then_date() {
+        let v2 = "AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=";
+        // 1994-11-06T08:49:37Z
+        let t = Some(at(784_111_777));
+        let cases: [(Option<&str>, Option<&str>, Option<OffsetDateTime>); 7] = [
+            (Some("Sun, 06 Nov 1994 08:49:37 GMT"), None, t),
+            (Some("Sun, 06 Nov 1994 08:49:37 +0000"), None, t),
+            (Some("Sun, 06 Nov 1994 09:49:37 +0100"), None, t),
+            (Some("yesterday"), Some("Sun, 06 Nov 1994 08:49:37 GMT"), t),
+            (Some("Sun, 06 Nov 1994 08:49:37 GMT"), Some("garbage"), None),
+            (Some("garbage"), None, None),
+            (None, None, None),
+        ];
+        for (date, amz, want) in cases {
+            let mut h = headers(Some(v2));
+            if let Some(d) = date {
+                h.insert("date", d.parse().unwrap());
+            }
+            if let Some(d) = amz {
+                h.insert("x-amz-date", d.parse().unwrap());
+            }
+            let uri: Uri = "/b/k".parse().unwrap();
+            assert_eq!(
+                signature_of(&h, &uri),
+                Signature::HeaderV2 { time: want },
+                "{date:?} {amz:?}"
+            );
+        }
     }
 
     #[test]
@@ -180,7 +290,7 @@ mod tests {
             (
                 Some("AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="),
                 "/b/k",
-                Signature::V2,
+                Signature::HeaderV2 { time: None },
             ),
             (Some("AWS4-HMAC-SHA256 Credential=bad"), "/b/k", Signature::Other),
             (
@@ -190,7 +300,11 @@ mod tests {
                     region: "us-east-1".into(),
                 },
             ),
-            (None, "/b/k?AWSAccessKeyId=AK&Expires=1&Signature=x", Signature::V2),
+            (
+                None,
+                "/b/k?AWSAccessKeyId=AK&Expires=1&Signature=x",
+                Signature::PresignedV2,
+            ),
             (None, "/b/k", Signature::Other),
             (None, "/b/k?list-type=2", Signature::Other),
         ];
@@ -215,12 +329,26 @@ mod tests {
         let presigned_theirs = Signature::PresignedV4 {
             region: "us-west-2".into(),
         };
+        let now = at(1_000_000_000);
+        let v2_at = |secs: i64| Signature::HeaderV2 {
+            time: Some(at(1_000_000_000 + secs)),
+        };
+        let (v2_now, v2_late, v2_early, v2_stale, v2_future) =
+            (v2_at(0), v2_at(-899), v2_at(899), v2_at(-901), v2_at(901));
+        let v2_undated = Signature::HeaderV2 { time: None };
         let code = |r: Result<(), ApiError>| r.map_err(|e| s3s::S3Error::from(e).code().as_str().to_owned());
         let cases: Vec<(bool, &str, &Signature, Result<(), &str>)> = vec![
             (true, "GetObject", &ours, Ok(())),
             (false, "GetObject", &Signature::Other, Err("AccessDenied")),
             (false, "ListBuckets", &Signature::Other, Err("AccessDenied")),
-            (true, "GetObject", &Signature::V2, Err("InvalidRequest")),
+            (false, "GetObject", &v2_now, Err("AccessDenied")),
+            (true, "GetObject", &Signature::PresignedV2, Ok(())),
+            (true, "PutObject", &v2_now, Ok(())),
+            (true, "GetObject", &v2_late, Ok(())),
+            (true, "GetObject", &v2_early, Ok(())),
+            (true, "GetObject", &v2_stale, Err("RequestTimeTooSkewed")),
+            (true, "GetObject", &v2_future, Err("RequestTimeTooSkewed")),
+            (true, "GetObject", &v2_undated, Err("AccessDenied")),
             (true, "GetObject", &theirs, Err("AuthorizationHeaderMalformed")),
             (
                 true,
@@ -235,10 +363,56 @@ mod tests {
         ];
         for (signed, op, sig, want) in cases {
             assert_eq!(
-                code(gate.admit(signed, op, sig)),
+                code(gate.admit(signed, op, sig, now)),
                 want.map_err(str::to_owned),
                 "{signed} {op} {sig:?}"
             );
+        }
+    }
+
+    /// (Authorization, path and query, the Host names a bucket, the path s3s sees).
+    #[test]
+    fn v2_bucket_requests_get_the_canonical_trailing_slash() {
+        let v2 = Some("AWS AK:c2ln");
+        let v4 = Some(
+            "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc",
+        );
+        let cases: [(Option<&str>, &str, bool, &str); 11] = [
+            (v2, "/bkt", false, "/bkt/"),
+            (v2, "/bkt?uploads", false, "/bkt/?uploads"),
+            (v2, "/bkt/", false, "/bkt/"),
+            (v2, "/bkt/key", false, "/bkt/key"),
+            (v2, "/", false, "/"),
+            (v2, "/key", true, "/key"),
+            (
+                None,
+                "/bkt?AWSAccessKeyId=AK&Expires=1&Signature=x",
+                false,
+                "/bkt/?AWSAccessKeyId=AK&Expires=1&Signature=x",
+            ),
+            (
+                None,
+                "/bkt?prefix=a&AWSAccessKeyId=AK&Signature=x",
+                false,
+                "/bkt/?prefix=a&AWSAccessKeyId=AK&Signature=x",
+            ),
+            (v4, "/bkt", false, "/bkt"),
+            (None, "/bkt", false, "/bkt"),
+            (
+                None,
+                "/bkt?X-Amz-Credential=AK%2F20130524%2Fus-east-1%2Fs3%2Faws4_request",
+                false,
+                "/bkt?X-Amz-Credential=AK%2F20130524%2Fus-east-1%2Fs3%2Faws4_request",
+            ),
+        ];
+        for (auth, uri, vhost, want) in cases {
+            let mut req = http::Request::builder().uri(uri);
+            if let Some(a) = auth {
+                req = req.header(http::header::AUTHORIZATION, a);
+            }
+            let (mut parts, ()) = req.body(()).unwrap().into_parts();
+            canonical_v2_path(&mut parts, vhost);
+            assert_eq!(parts.uri.to_string(), want, "{auth:?} {uri} {vhost}");
         }
     }
 

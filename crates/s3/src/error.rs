@@ -47,6 +47,11 @@ pub(crate) enum ApiError {
     AuthorizationHeaderMalformed(String),
     #[error("{0}")]
     AuthorizationQueryParametersError(String),
+    #[error("the request time {request_time} is more than 15 minutes from the server's time {server_time}")]
+    RequestTimeTooSkewed {
+        request_time: time::OffsetDateTime,
+        server_time: time::OffsetDateTime,
+    },
     #[error("a chunk signature of the streaming body does not match")]
     ChunkSignatureMismatch,
     #[error("the body does not hash to the x-amz-content-sha256 the request was signed with")]
@@ -130,6 +135,7 @@ fn describe(e: &ApiError) -> (S3ErrorCode, Option<StatusCode>, String) {
             ),
             StoreError::InvalidDigest(m) => (C::InvalidDigest, None, m.clone()),
             StoreError::InvalidArgument(m) => (C::InvalidArgument, None, m.clone()),
+            StoreError::InvalidRequest(m) => (C::InvalidRequest, None, m.clone()),
             StoreError::IncompleteBody(m) => (
                 C::IncompleteBody,
                 None,
@@ -159,6 +165,11 @@ fn describe(e: &ApiError) -> (S3ErrorCode, Option<StatusCode>, String) {
         ),
         ApiError::AuthorizationHeaderMalformed(_) => (C::AuthorizationHeaderMalformed, None, msg),
         ApiError::AuthorizationQueryParametersError(_) => (C::AuthorizationQueryParametersError, None, msg),
+        ApiError::RequestTimeTooSkewed { .. } => (
+            C::RequestTimeTooSkewed,
+            None,
+            format!("The difference between the request time and the server's time is too large: {msg}. Set your clock right, and sign the request again."),
+        ),
         ApiError::ChunkSignatureMismatch => (
             C::SignatureDoesNotMatch,
             None,
@@ -364,6 +375,7 @@ mod tests {
             ),
             (StoreError::InvalidDigest("x".into()), "InvalidDigest", 400),
             (StoreError::InvalidArgument("x".into()), "InvalidArgument", 400),
+            (StoreError::InvalidRequest("x".into()), "InvalidRequest", 400),
             (StoreError::IncompleteBody("x".into()), "IncompleteBody", 400),
             (StoreError::Db("secret path".into()), "InternalError", 500),
             (StoreError::Internal("x".into()), "InternalError", 500),
@@ -402,6 +414,14 @@ mod tests {
             ),
             (ApiError::AccessDenied("a".into()), "AccessDenied", 403),
             (ApiError::InvalidAccessKeyId, "InvalidAccessKeyId", 403),
+            (
+                ApiError::RequestTimeTooSkewed {
+                    request_time: time::OffsetDateTime::UNIX_EPOCH,
+                    server_time: time::OffsetDateTime::now_utc(),
+                },
+                "RequestTimeTooSkewed",
+                403,
+            ),
             (ApiError::ChunkSignatureMismatch, "SignatureDoesNotMatch", 403),
             (ApiError::ContentSha256Mismatch, "XAmzContentSHA256Mismatch", 400),
             (

@@ -9,6 +9,7 @@
 use s3s::S3Result;
 use s3s::host::{S3Host, VirtualHost};
 
+#[derive(Clone)]
 pub(crate) struct VirtualHosts {
     /// Lower-case, without a port.
     domains: Vec<String>,

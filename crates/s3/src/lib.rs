@@ -1,7 +1,7 @@
 //! keyless-s3: the S3 protocol edge. Turns HTTP requests into store calls through `s3s`;
 //! no other crate names an `s3s` type.
 //!
-//! A request walks: [`S3Front::handle`] → `s3s` (routing, SigV4 verification against
+//! A request walks: [`S3Front::handle`] → `s3s` (routing, SigV4 and SigV2 verification against
 //! `auth::KeyRing`, the `auth::Gate` checks, XML and header decoding) → one handler in
 //! `service` → the owning module (`bucket`, `object`, `multipart`, `list`, `tagging`) →
 //! `keyless_store::Store`. Every failure becomes an S3 error code in `error`, the one place
@@ -16,7 +16,6 @@ mod body;
 mod bucket;
 mod checksum;
 mod connection;
-mod crc;
 mod error;
 mod host;
 mod list;
@@ -80,6 +79,7 @@ impl std::fmt::Debug for FrontOptions {
 #[derive(Clone)]
 pub struct S3Front {
     service: S3Service,
+    vhosts: Option<host::VirtualHosts>,
 }
 
 impl S3Front {
@@ -95,13 +95,18 @@ impl S3Front {
         });
         b.set_auth(auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key));
         b.set_access(auth::Gate::new(&region));
-        if !opts.virtual_host_domains.is_empty() {
-            b.set_host(host::VirtualHosts::new(&opts.virtual_host_domains));
+        let vhosts =
+            (!opts.virtual_host_domains.is_empty()).then(|| host::VirtualHosts::new(&opts.virtual_host_domains));
+        if let Some(v) = &vhosts {
+            b.set_host(v.clone());
         }
         let mut config = S3Config::default();
         config.xml_max_body_size = MAX_XML_BODY;
         b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-        Self { service: b.build() }
+        Self {
+            service: b.build(),
+            vhosts,
+        }
     }
 
     /// Handles one S3 request.
@@ -111,8 +116,22 @@ impl S3Front {
             .headers()
             .get(http::header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        let refused = refuse_oversized_xml(&parts);
+        let vhost_bucket = self.vhosts.as_ref().is_some_and(|v| {
+            let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
+            host.or(parts.uri.host()).and_then(|h| v.bucket_of(h)).is_some()
+        });
+        auth::canonical_v2_path(&mut parts, vhost_bucket);
         let (body, leftover) = connection::share(body);
+        if let Some(mut resp) = refused {
+            drop(body);
+            if !(http1 && leftover.settle(expect_continue).await) {
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            return resp;
+        }
         let result = self
             .service
             .call(http::Request::from_parts(parts, s3s::Body::http_body(body)))
@@ -150,6 +169,61 @@ impl S3Front {
         }
         resp
     }
+}
+
+/// Requests whose body is an XML document (DeleteObjects, CompleteMultipartUpload, tagging...)
+/// and whose Content-Length is over [`MAX_XML_BODY`] get 400 MaxMessageLengthExceeded before any
+/// byte is read. s3s enforces the same limit while collecting the body, but reports a streamed
+/// body over it as an InternalError (500), which would tell the client to retry.
+fn refuse_oversized_xml(parts: &http::request::Parts) -> Option<http::Response<ResponseBody>> {
+    let len: u64 = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    if len <= MAX_XML_BODY as u64 {
+        return None;
+    }
+    // Object data travels in PUT bodies without a subresource (PutObject) or with
+    // partNumber/uploadId (UploadPart); presigned URLs add their signing parameters.
+    let data_param = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        [
+            "partnumber",
+            "uploadid",
+            "x-id",
+            "awsaccesskeyid",
+            "signature",
+            "expires",
+        ]
+        .contains(&k.as_str())
+            || k.starts_with("x-amz-")
+    };
+    let xml = match parts.method {
+        http::Method::POST => true,
+        http::Method::PUT => parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| !data_param(kv.split('=').next().unwrap_or("")))),
+        _ => false,
+    };
+    if !xml {
+        return None;
+    }
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>MaxMessageLengthExceeded</Code>\
+         <Message>The request body is {len} bytes; XML request bodies may be at most {MAX_XML_BODY} bytes. \
+         Send fewer entries per request (DeleteObjects takes at most 1000 keys).</Message></Error>"
+    );
+    let mut resp = http::Response::new(full_body(xml));
+    *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    Some(resp)
 }
 
 /// A 500 with an S3 XML error body, for failures of the HTTP layer itself.

@@ -1,18 +1,18 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts and ListMultipartUploads.
 //!
-//! Parts take the same path as PutObject bodies ([`body::receive`]). For a COMPOSITE upload
-//! the upload's algorithm is always computed, so the store can form the object's checksum of
-//! the part checksums at Complete. For a FULL_OBJECT upload (CRCs only) the store keeps no
-//! algorithm: the parts carry the CRCs their clients sent, and Complete verifies the claimed
-//! whole-object CRC by combining them ([`crc`]); that value is reported by Complete but not
-//! yet stored, so GetObject does not return it. Complete is metadata-only in the store; the
-//! edge hands it the listed parts' ETags and claimed checksums to check, and verifies the
-//! whole-object size and checksum the client claims before anything is committed.
+//! Parts take the same path as PutObject bodies ([`body::receive`]). An upload created with a
+//! checksum algorithm (COMPOSITE or FULL_OBJECT, [`upload_checksum`]) has that algorithm
+//! computed for every part, whatever the client sends, so the store can form the object's
+//! checksum at Complete: COMPOSITE, the checksum of the parts' checksums (`<base64>-<parts>`),
+//! or FULL_OBJECT, the CRC of the whole object combined from the parts' CRCs. Complete is
+//! metadata-only in the store; the edge hands it the listed parts' ETags and claimed checksums,
+//! and what the request claims about the whole object (its size and checksum), all checked
+//! inside the commit.
 
-use std::collections::HashMap;
-
-use keyless_store::{ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, PartInfo, StoreError, UploadInfo};
+use keyless_store::{
+    ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, ObjectClaims, UploadChecksum, UploadInfo,
+};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumType, CommonPrefix, CompleteMultipartUploadInput,
     CompleteMultipartUploadOutput, CompletedPart, CopyPartResult, CreateMultipartUploadInput,
@@ -29,7 +29,7 @@ use crate::list::{KeyEncoding, delimiter, page_size};
 use crate::object::{copy_source, reject_unsupported_write, verify_copy};
 use crate::precondition::Conditions;
 use crate::service::Edge;
-use crate::{crc, meta, percent, range, tagging};
+use crate::{meta, percent, range, tagging};
 
 /// Part numbers run from 1 to this (S3's limit).
 pub(crate) const MAX_PART_NUMBER: i32 = 10_000;
@@ -47,42 +47,12 @@ fn wire_algorithm(a: ChecksumAlgorithm) -> s3s::dto::ChecksumAlgorithm {
     s3s::dto::ChecksumAlgorithm::from(a.as_str().to_owned())
 }
 
-fn composite() -> ChecksumType {
-    ChecksumType::from_static(ChecksumType::COMPOSITE)
-}
-
-/// How an upload's object checksum is formed, as asked for at CreateMultipartUpload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum UploadChecksum {
-    None,
-    /// A checksum of the parts' checksums, `<base64>-<parts>`; the store forms it.
-    Composite(ChecksumAlgorithm),
-    /// The CRC of the whole object, combined from the parts' CRCs at Complete ([`crc`]).
-    FullObject(ChecksumAlgorithm),
-}
-
-impl UploadChecksum {
-    fn algorithm(self) -> Option<ChecksumAlgorithm> {
-        match self {
-            UploadChecksum::None => None,
-            UploadChecksum::Composite(a) | UploadChecksum::FullObject(a) => Some(a),
-        }
-    }
-
-    fn wire_type(self) -> Option<ChecksumType> {
-        match self {
-            UploadChecksum::None => None,
-            UploadChecksum::Composite(_) => Some(ChecksumType::from_static(ChecksumType::COMPOSITE)),
-            UploadChecksum::FullObject(_) => Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
-        }
-    }
-
-    /// The algorithm the store computes for every part and forms a composite from.
-    fn store_algorithm(self) -> Option<ChecksumAlgorithm> {
-        match self {
-            UploadChecksum::Composite(a) => Some(a),
-            UploadChecksum::None | UploadChecksum::FullObject(_) => None,
-        }
+/// `COMPOSITE` or `FULL_OBJECT`.
+fn wire_type(c: UploadChecksum) -> ChecksumType {
+    if c.full_object {
+        ChecksumType::from_static(ChecksumType::FULL_OBJECT)
+    } else {
+        ChecksumType::from_static(ChecksumType::COMPOSITE)
     }
 }
 
@@ -92,7 +62,7 @@ impl UploadChecksum {
 fn upload_checksum(
     algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
     kind: Option<&ChecksumType>,
-) -> ApiResult<UploadChecksum> {
+) -> ApiResult<Option<UploadChecksum>> {
     let algorithm = algorithm
         .map(|a| {
             ChecksumAlgorithm::parse(a.as_str()).ok_or_else(|| {
@@ -119,11 +89,10 @@ fn upload_checksum(
                 "x-amz-checksum-type needs x-amz-checksum-algorithm; name the algorithm too.",
             ));
         }
-        return Ok(UploadChecksum::None);
+        return Ok(None);
     };
-    let full = full.unwrap_or(a == ChecksumAlgorithm::Crc64Nvme);
-    match (full, crc::supports(a)) {
-        (true, true) => Ok(UploadChecksum::FullObject(a)),
+    let full_object = full.unwrap_or(a == ChecksumAlgorithm::Crc64Nvme);
+    match (full_object, a.is_crc()) {
         (true, false) => Err(ApiError::invalid_request(format!(
             "The FULL_OBJECT checksum type cannot be used with {}: use CRC32, CRC32C or CRC64NVME, or the COMPOSITE type.",
             a.as_str()
@@ -131,7 +100,10 @@ fn upload_checksum(
         (false, _) if a == ChecksumAlgorithm::Crc64Nvme => Err(ApiError::invalid_request(
             "The COMPOSITE checksum type cannot be used with CRC64NVME: use the FULL_OBJECT type.",
         )),
-        (false, _) => Ok(UploadChecksum::Composite(a)),
+        _ => Ok(Some(UploadChecksum {
+            algorithm: a,
+            full_object,
+        })),
     }
 }
 
@@ -147,14 +119,14 @@ pub(crate) async fn create(
     let tags = tagging::from_header(i.tagging.as_deref())?;
     let up = edge
         .store
-        .create_upload(&i.bucket, &i.key, meta, tags, checksum.store_algorithm())
+        .create_upload(&i.bucket, &i.key, meta, tags, checksum)
         .await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(i.bucket),
         key: Some(up.key),
         upload_id: Some(up.upload_id),
-        checksum_algorithm: checksum.algorithm().map(wire_algorithm),
-        checksum_type: checksum.wire_type(),
+        checksum_algorithm: checksum.map(|c| wire_algorithm(c.algorithm)),
+        checksum_type: checksum.map(wire_type),
         ..Default::default()
     }))
 }
@@ -177,7 +149,7 @@ pub(crate) async fn upload_part(
     let n = part_number(i.part_number)?;
     // Refuse before reading the body: a missing upload must not cost the client the upload.
     let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
-    let plan = ChecksumPlan::from_headers(&headers, upload.checksum_algorithm)?;
+    let plan = ChecksumPlan::from_headers(&headers, upload.checksum.map(|c| c.algorithm))?;
     let up = Upload {
         body: i.body,
         headers: &headers,
@@ -223,7 +195,7 @@ pub(crate) async fn upload_part_copy(
         Some(r) => range::copy_source_range(r, src.size)?,
         None => (0, src.size),
     };
-    let algorithms: Vec<ChecksumAlgorithm> = upload.checksum_algorithm.into_iter().collect();
+    let algorithms: Vec<ChecksumAlgorithm> = upload.checksum.map(|c| c.algorithm).into_iter().collect();
     let staged = edge
         .store
         .stage(Box::pin(reader.into_stream(start, end)), algorithms)
@@ -296,110 +268,6 @@ fn claimed_object_checksum(i: &CompleteMultipartUploadInput) -> Option<(Checksum
     .find_map(|(a, v)| v.as_deref().map(|v| (a, v.trim())))
 }
 
-/// The stored parts of an upload, by part number.
-fn stored_parts(edge: &Edge, i: &CompleteMultipartUploadInput) -> ApiResult<HashMap<u32, PartInfo>> {
-    let mut stored = HashMap::new();
-    let mut marker = 0;
-    loop {
-        let page = edge.store.list_parts(&i.bucket, &i.key, &i.upload_id, marker, 1000)?;
-        stored.extend(page.parts.into_iter().map(|p| (p.part_number, p)));
-        match page.next_part_number_marker {
-            Some(m) if page.is_truncated => marker = m,
-            _ => return Ok(stored),
-        }
-    }
-}
-
-/// Checks what a Complete request claims about the whole object — its size
-/// (`x-amz-mp-object-size`) and its checksum — against the stored parts, before anything is
-/// committed. A COMPOSITE claim (`<base64>-<parts>`) must match the checksum of the parts'
-/// checksums; a FULL_OBJECT claim must match the CRC combined from the parts' CRCs, which is
-/// returned to be reported. Parts that are missing or whose ETags differ are left to the
-/// store, which names them.
-fn check_object_claims(
-    edge: &Edge,
-    i: &CompleteMultipartUploadInput,
-    upload: &UploadInfo,
-    listed: &[CompletePart],
-) -> ApiResult<Option<(ChecksumAlgorithm, String)>> {
-    let checksum = claimed_object_checksum(i);
-    if checksum.is_none() && i.mpu_object_size.is_none() {
-        return Ok(None);
-    }
-    let full_object = checksum.is_some_and(|(_, v)| !v.contains('-'));
-    if let Some((a, _)) = checksum {
-        match (upload.checksum_algorithm, full_object) {
-            (Some(u), false) if u == a => {}
-            (Some(u), _) => {
-                return Err(ApiError::invalid_request(format!(
-                    "The upload forms a COMPOSITE {} checksum; claim it as <base64>-<part count>, or claim none.",
-                    u.as_str()
-                )));
-            }
-            (None, true) if crc::supports(a) => {}
-            (None, true) => {
-                return Err(ApiError::invalid_request(format!(
-                    "A full-object checksum can only be a CRC (CRC32, CRC32C, CRC64NVME), not {}.",
-                    a.as_str()
-                )));
-            }
-            (None, false) => {
-                return Err(ApiError::invalid_request(format!(
-                    "The upload was created without a checksum algorithm, so it has no COMPOSITE {} checksum to claim.",
-                    a.as_str()
-                )));
-            }
-        }
-    }
-    let stored = stored_parts(edge, i)?;
-    let parts: Vec<&PartInfo> = listed.iter().filter_map(|p| stored.get(&p.part_number)).collect();
-    if parts.len() != listed.len() {
-        return Ok(None);
-    }
-    if let Some(claimed) = i.mpu_object_size {
-        let total: u64 = parts.iter().map(|p| p.size).sum();
-        if u64::try_from(claimed).ok() != Some(total) {
-            return Err(ApiError::invalid_request(format!(
-                "x-amz-mp-object-size is {claimed}, but the listed parts add up to {total} bytes; list the parts you uploaded."
-            )));
-        }
-    }
-    let Some((a, claimed)) = checksum else { return Ok(None) };
-    let bad_digest = |computed: String| -> ApiError {
-        StoreError::BadDigest {
-            what: format!("x-amz-checksum-{}", a.as_str().to_ascii_lowercase()),
-            claimed: claimed.to_owned(),
-            computed,
-        }
-        .into()
-    };
-    if !full_object {
-        let per_part: Vec<&Checksums> = parts.iter().map(|p| &p.checksums).collect();
-        return match keyless_store::digest::composite_checksum(a, &per_part) {
-            Some(expected) if expected != claimed => Err(bad_digest(expected)),
-            _ => Ok(None),
-        };
-    }
-    let mut crcs = Vec::with_capacity(parts.len());
-    for p in &parts {
-        let v = p.checksums.get(a).ok_or_else(|| {
-            ApiError::invalid_request(format!(
-                "Part {} was uploaded without an x-amz-checksum-{} value, so the full-object checksum cannot be verified; \
-                 upload every part with its checksum.",
-                p.part_number,
-                a.as_str().to_ascii_lowercase()
-            ))
-        })?;
-        crcs.push((v, p.size));
-    }
-    let combined =
-        crc::combine_parts(a, crcs).ok_or_else(|| ApiError::Internal("a stored part checksum is malformed".into()))?;
-    if combined != claimed {
-        return Err(bad_digest(combined));
-    }
-    Ok(Some((a, combined)))
-}
-
 pub(crate) async fn complete(
     edge: &Edge,
     req: S3Request<CompleteMultipartUploadInput>,
@@ -412,26 +280,32 @@ pub(crate) async fn complete(
         .unwrap_or_default();
     let listed = listed_parts(parts)?;
     let cond = crate::object::write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
-    let upload = edge.store.get_upload(&i.bucket, &i.key, &i.upload_id)?;
-    let full_object = check_object_claims(edge, &i, &upload, &listed)?;
+    let size = i
+        .mpu_object_size
+        .map(|n| {
+            u64::try_from(n).map_err(|_| {
+                ApiError::invalid_argument(format!("x-amz-mp-object-size must be a non-negative integer; got {n}."))
+            })
+        })
+        .transpose()?;
+    let claims = ObjectClaims {
+        size,
+        checksum: claimed_object_checksum(&i).map(|(a, v)| (a, v.to_owned())),
+    };
     let info = edge
         .store
-        .complete_upload(&i.bucket, &i.key, &i.upload_id, listed, cond)
+        .complete_upload(&i.bucket, &i.key, &i.upload_id, listed, claims, cond)
         .await?;
-    // A verified full-object CRC is reported here only: the store keeps COMPOSITE checksums.
-    let mut checksums = info.checksums.clone();
-    if let Some((a, v)) = full_object {
-        checksums.set(a, Some(v));
-    }
+    let checksums = &info.checksums;
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         e_tag: Some(ETag::Strong(info.etag)),
         location: Some(format!("/{}/{}", i.bucket, percent::encode_key(&i.key))),
-        checksum_type: checksum::checksum_type(&checksums),
+        checksum_type: checksum::checksum_type(checksums),
         ..Default::default()
     };
-    set_checksums!(out, &checksums);
+    set_checksums!(out, checksums);
     Ok(S3Response::new(out))
 }
 
@@ -457,7 +331,7 @@ pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> A
         }
     };
     let page = edge.store.list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)?;
-    let algorithm = page.upload.as_ref().and_then(|u| u.checksum_algorithm);
+    let upload_checksum = page.upload.as_ref().and_then(|u| u.checksum);
     let owner = edge.owner();
     let parts = page
         .parts
@@ -478,8 +352,8 @@ pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> A
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         upload_id: Some(i.upload_id.clone()),
-        checksum_algorithm: algorithm.map(wire_algorithm),
-        checksum_type: algorithm.map(|_| composite()),
+        checksum_algorithm: upload_checksum.map(|c| wire_algorithm(c.algorithm)),
+        checksum_type: upload_checksum.map(wire_type),
         initiator: Some(Initiator {
             id: owner.id.clone(),
             display_name: owner.display_name.clone(),
@@ -557,8 +431,8 @@ pub(crate) async fn list_uploads(
     let page = edge.store.list_uploads(&i.bucket, &q)?;
     let owner = edge.owner();
     let entry = |u: &UploadInfo| MultipartUpload {
-        checksum_algorithm: u.checksum_algorithm.map(wire_algorithm),
-        checksum_type: u.checksum_algorithm.map(|_| composite()),
+        checksum_algorithm: u.checksum.map(|c| wire_algorithm(c.algorithm)),
+        checksum_type: u.checksum.map(wire_type),
         initiated: Some(u.initiated.into()),
         initiator: Some(Initiator {
             id: owner.id.clone(),
@@ -642,20 +516,33 @@ mod tests {
         let nvme = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::CRC64NVME);
         let sha = s3s::dto::ChecksumAlgorithm::from_static(s3s::dto::ChecksumAlgorithm::SHA256);
         use ChecksumAlgorithm as A;
-        use UploadChecksum as U;
-        let cases: Vec<(
-            Option<&s3s::dto::ChecksumAlgorithm>,
-            Option<&ChecksumType>,
-            Option<UploadChecksum>,
-        )> = vec![
-            (None, None, Some(U::None)),
-            (Some(&crc), None, Some(U::Composite(A::Crc32))),
-            (Some(&crc), Some(&comp), Some(U::Composite(A::Crc32))),
-            (Some(&crc), Some(&full), Some(U::FullObject(A::Crc32))),
-            (Some(&nvme), None, Some(U::FullObject(A::Crc64Nvme))),
-            (Some(&nvme), Some(&full), Some(U::FullObject(A::Crc64Nvme))),
+        let composite = |algorithm| {
+            Some(Some(UploadChecksum {
+                algorithm,
+                full_object: false,
+            }))
+        };
+        let full_object = |algorithm| {
+            Some(Some(UploadChecksum {
+                algorithm,
+                full_object: true,
+            }))
+        };
+        // (algorithm, type, the upload's checksum or None for InvalidRequest)
+        type Case<'a> = (
+            Option<&'a s3s::dto::ChecksumAlgorithm>,
+            Option<&'a ChecksumType>,
+            Option<Option<UploadChecksum>>,
+        );
+        let cases: Vec<Case> = vec![
+            (None, None, Some(None)),
+            (Some(&crc), None, composite(A::Crc32)),
+            (Some(&crc), Some(&comp), composite(A::Crc32)),
+            (Some(&crc), Some(&full), full_object(A::Crc32)),
+            (Some(&nvme), None, full_object(A::Crc64Nvme)),
+            (Some(&nvme), Some(&full), full_object(A::Crc64Nvme)),
             (Some(&nvme), Some(&comp), None),
-            (Some(&sha), None, Some(U::Composite(A::Sha256))),
+            (Some(&sha), None, composite(A::Sha256)),
             (Some(&sha), Some(&full), None),
             (Some(&bad), None, None),
             (None, Some(&comp), None),
@@ -667,8 +554,6 @@ mod tests {
                 assert!(matches!(got, Err(ApiError::InvalidRequest(_))), "{a:?} {k:?}");
             }
         }
-        assert_eq!(U::FullObject(A::Crc32).store_algorithm(), None);
-        assert_eq!(U::Composite(A::Sha1).store_algorithm(), Some(A::Sha1));
     }
 
     #[test]
@@ -704,7 +589,7 @@ mod tests {
             key: key.into(),
             initiated: SystemTime::UNIX_EPOCH,
             meta: Default::default(),
-            checksum_algorithm: None,
+            checksum: None,
         }
     }
 
