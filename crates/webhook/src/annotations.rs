@@ -54,18 +54,21 @@ impl RoleArn {
                 let rest = value.strip_prefix("arn:aws:iam::").ok_or_else(|| {
                     "not a role ARN: expected arn:aws:iam::<12-digit account>:role/<name>".to_string()
                 })?;
-                rest.split_once(":role/").ok_or_else(|| {
-                    "not a role ARN: expected arn:aws:iam::<12-digit account>:role/<name>".to_string()
-                })?
+                rest.split_once(":role/")
+                    .ok_or_else(|| "not a role ARN: expected arn:aws:iam::<12-digit account>:role/<name>".to_string())?
             }
             None => (account_id, value),
         };
         if !valid_account(account) {
             return Err(format!("account {account:?} is not 12 digits"));
         }
-        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
         {
-            return Err(format!("role name {name:?} must be 1-64 characters of A-Z a-z 0-9 + = , . @ _ -"));
+            return Err(format!(
+                "role name {name:?} must be 1-64 characters of A-Z a-z 0-9 + = , . @ _ -"
+            ));
         }
         Ok(RoleArn(format!("arn:aws:iam::{account}:role/{name}")))
     }
@@ -134,7 +137,10 @@ impl ServiceAccountSettings {
                 Err(_) => return Err(invalid(e, "not a whole number of seconds (e.g. \"3600\")".into())),
             };
         }
-        for (name, slot) in [(STS_ENDPOINT, &mut settings.sts_endpoint), (S3_ENDPOINT, &mut settings.s3_endpoint)] {
+        for (name, slot) in [
+            (STS_ENDPOINT, &mut settings.sts_endpoint),
+            (S3_ENDPOINT, &mut settings.s3_endpoint),
+        ] {
             if let Some(u) = get(name) {
                 valid_endpoint(u.1).map_err(|p| invalid(u.clone(), p))?;
                 *slot = u.1.to_string();
@@ -153,7 +159,10 @@ pub fn unknown_service_account_keys(config: &WebhookConfig, annotations: &BTreeM
     let prefix = config.key("");
     annotations
         .keys()
-        .filter(|k| k.strip_prefix(&prefix).is_some_and(|name| !SERVICE_ACCOUNT_KEYS.contains(&name)))
+        .filter(|k| {
+            k.strip_prefix(&prefix)
+                .is_some_and(|name| !SERVICE_ACCOUNT_KEYS.contains(&name))
+        })
         .cloned()
         .collect()
 }
@@ -175,10 +184,15 @@ pub(crate) fn valid_endpoint(url: &str) -> Result<(), String> {
 pub(crate) fn valid_region(r: &str) -> Result<(), String> {
     let ok = !r.is_empty()
         && r.len() <= 64
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !r.starts_with('-')
         && !r.ends_with('-');
-    if ok { Ok(()) } else { Err(format!("{r:?} is not a region name (lower-case letters, digits, '-')")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{r:?} is not a region name (lower-case letters, digits, '-')"))
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +203,10 @@ mod tests {
 
     fn check(annotations: &[(&str, &str)], expected: Result<Option<&str>, &str>) {
         let config = WebhookConfig::new("http://keyless:9000", ACCOUNT);
-        let map = annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map = annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let got = ServiceAccountSettings::from_annotations(&config, "apps/app", &map);
         let got = got.map(|s| {
             s.map(|s| {
@@ -211,13 +228,22 @@ mod tests {
     #[test]
     fn service_account_annotations() {
         check(&[], Ok(None));
-        check(&[("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/app")], Ok(None));
+        check(
+            &[("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/app")],
+            Ok(None),
+        );
         check(
             &[("keyless.io/role-arn", "arn:aws:iam::111122223333:role/app")],
             Ok(Some(&format!("arn:aws:iam::111122223333:role/app {DEFAULTS}"))),
         );
-        check(&[("keyless.io/role-arn", "litestream")], Ok(Some(&format!("arn:aws:iam::000000000000:role/litestream {DEFAULTS}"))));
-        check(&[("keyless.io/role-arn", "  app \n")], Ok(Some(&format!("arn:aws:iam::000000000000:role/app {DEFAULTS}"))));
+        check(
+            &[("keyless.io/role-arn", "litestream")],
+            Ok(Some(&format!("arn:aws:iam::000000000000:role/litestream {DEFAULTS}"))),
+        );
+        check(
+            &[("keyless.io/role-arn", "  app \n")],
+            Ok(Some(&format!("arn:aws:iam::000000000000:role/app {DEFAULTS}"))),
+        );
         check(
             &[
                 ("keyless.io/role-arn", "app"),
@@ -232,31 +258,71 @@ mod tests {
                  s3=https://s3.example.com:9000 region=eu-west-3",
             )),
         );
-        check(&[("keyless.io/role-arn", "")], Err("keyless.io/role-arn=\"\" on ServiceAccount apps/app: role name"));
-        check(&[("keyless.io/role-arn", "arn:aws:iam::1234:role/app")], Err("account \"1234\""));
-        check(&[("keyless.io/role-arn", "arn:aws:iam::111122223333:user/app")], Err("not a role ARN"));
+        check(
+            &[("keyless.io/role-arn", "")],
+            Err("keyless.io/role-arn=\"\" on ServiceAccount apps/app: role name"),
+        );
+        check(
+            &[("keyless.io/role-arn", "arn:aws:iam::1234:role/app")],
+            Err("account \"1234\""),
+        );
+        check(
+            &[("keyless.io/role-arn", "arn:aws:iam::111122223333:user/app")],
+            Err("not a role ARN"),
+        );
         check(&[("keyless.io/role-arn", "arn:aws:s3:::bucket")], Err("not a role ARN"));
         check(&[("keyless.io/role-arn", "team/app")], Err("role name \"team/app\""));
         check(&[("keyless.io/role-arn", &"r".repeat(65))], Err("1-64"));
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "599")], Err("600..="));
+        check(
+            &[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "599")],
+            Err("600..="),
+        );
         check(
             &[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "600")],
-            Ok(Some(&format!("arn:aws:iam::000000000000:role/app {}", DEFAULTS.replace("exp=3600", "exp=600")))),
+            Ok(Some(&format!(
+                "arn:aws:iam::000000000000:role/app {}",
+                DEFAULTS.replace("exp=3600", "exp=600")
+            ))),
         );
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "1h")], Err("whole number"));
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "-3600")], Err("whole number"));
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/audience", "")], Err("audience must not be empty"));
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/s3-endpoint", "s3.example.com")], Err("http:// or https://"));
-        check(&[("keyless.io/role-arn", "app"), ("keyless.io/region", "EU")], Err("region name"));
+        check(
+            &[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "1h")],
+            Err("whole number"),
+        );
+        check(
+            &[("keyless.io/role-arn", "app"), ("keyless.io/token-expiration", "-3600")],
+            Err("whole number"),
+        );
+        check(
+            &[("keyless.io/role-arn", "app"), ("keyless.io/audience", "")],
+            Err("audience must not be empty"),
+        );
+        check(
+            &[
+                ("keyless.io/role-arn", "app"),
+                ("keyless.io/s3-endpoint", "s3.example.com"),
+            ],
+            Err("http:// or https://"),
+        );
+        check(
+            &[("keyless.io/role-arn", "app"), ("keyless.io/region", "EU")],
+            Err("region name"),
+        );
     }
 
     #[test]
     fn unknown_keys_are_reported() {
         let config = WebhookConfig::new("http://keyless:9000", ACCOUNT);
-        let map: BTreeMap<String, String> = [("keyless.io/role", "app"), ("keyless.io/audience", "x"), ("other.io/role", "y")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert_eq!(unknown_service_account_keys(&config, &map), vec!["keyless.io/role".to_string()]);
+        let map: BTreeMap<String, String> = [
+            ("keyless.io/role", "app"),
+            ("keyless.io/audience", "x"),
+            ("other.io/role", "y"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            unknown_service_account_keys(&config, &map),
+            vec!["keyless.io/role".to_string()]
+        );
     }
 }

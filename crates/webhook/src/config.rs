@@ -90,14 +90,26 @@ impl WebhookConfig {
                 format!("{} is outside 600..=4294967296 seconds", self.token_expiration_seconds),
             );
         }
-        if !self.mount_path.starts_with('/') || self.mount_path.contains(':') || self.mount_path.trim_matches('/').is_empty() {
-            return fail("mount_path", format!("{:?} is not an absolute path below /", self.mount_path));
+        if !self.mount_path.starts_with('/')
+            || self.mount_path.contains(':')
+            || self.mount_path.trim_matches('/').is_empty()
+        {
+            return fail(
+                "mount_path",
+                format!("{:?} is not an absolute path below /", self.mount_path),
+            );
         }
         if !valid_dns_label(&self.volume_name) {
-            return fail("volume_name", format!("{:?} is not a DNS label (e.g. keyless-token)", self.volume_name));
+            return fail(
+                "volume_name",
+                format!("{:?} is not a DNS label (e.g. keyless-token)", self.volume_name),
+            );
         }
         if !valid_account(&self.account_id) {
-            return fail("account_id", format!("{:?} is not a 12-digit account id", self.account_id));
+            return fail(
+                "account_id",
+                format!("{:?} is not a 12-digit account id", self.account_id),
+            );
         }
         Ok(())
     }
@@ -107,7 +119,8 @@ impl WebhookConfig {
 pub(crate) fn valid_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }

@@ -50,8 +50,8 @@ pub use mutate::{
 pub use outcome::{MutationOutcome, ServiceAccountRef};
 pub use patch::{JsonPatch, PatchOp, Pointer};
 pub use review::{
-    AdmissionRequest, AdmissionResponse, AdmissionReview, GroupVersionKind, GroupVersionResource, Operation,
-    PatchType, Status, UserInfo,
+    AdmissionRequest, AdmissionResponse, AdmissionReview, GroupVersionKind, GroupVersionResource, Operation, PatchType,
+    Status, UserInfo,
 };
 
 use mutate::PodView;
@@ -108,7 +108,11 @@ impl Webhook {
         lookup: impl FnOnce(&ServiceAccountRef) -> ServiceAccountLookup,
     ) -> Admission {
         let mutation = match self.target(request) {
-            Err(outcome) => Mutation { patch: JsonPatch::new(), outcome, warnings: Vec::new() },
+            Err(outcome) => Mutation {
+                patch: JsonPatch::new(),
+                outcome,
+                warnings: Vec::new(),
+            },
             Ok((pod, sa)) => match lookup(&sa) {
                 ServiceAccountLookup::Found(annotations) => self.mutate_pod(pod, &sa, &annotations),
                 ServiceAccountLookup::NotFound => unavailable(sa, "not found".into()),
@@ -133,7 +137,10 @@ impl Webhook {
         if !request.is_pod_create() {
             return Err(MutationOutcome::NotPodCreate);
         }
-        let pod = request.object.as_ref().ok_or_else(|| MutationOutcome::MalformedPod("no object".into()))?;
+        let pod = request
+            .object
+            .as_ref()
+            .ok_or_else(|| MutationOutcome::MalformedPod("no object".into()))?;
         let view = PodView::parse(pod).map_err(MutationOutcome::MalformedPod)?;
         if view.opted_out(&self.config) {
             return Err(MutationOutcome::SkippedOptOut);
@@ -145,7 +152,11 @@ impl Webhook {
     }
 
     fn answer(&self, uid: &str, mutation: Mutation) -> Admission {
-        let Mutation { patch, outcome, mut warnings } = mutation;
+        let Mutation {
+            patch,
+            outcome,
+            mut warnings,
+        } = mutation;
         let mut response = match (&outcome, self.config.strict) {
             (MutationOutcome::InvalidAnnotation(_), true) => {
                 AdmissionResponse::deny(uid, DENY_INVALID_ANNOTATION, format!("keyless: {outcome}"))
@@ -160,9 +171,13 @@ impl Webhook {
             _ => AdmissionResponse::allow(uid).with_patch(&patch),
         };
         response.warnings = warnings;
-        response.audit_annotations.insert("outcome".into(), outcome.label().into());
+        response
+            .audit_annotations
+            .insert("outcome".into(), outcome.label().into());
         if let MutationOutcome::Mutated { role_arn, .. } = &outcome {
-            response.audit_annotations.insert("role-arn".into(), role_arn.to_string());
+            response
+                .audit_annotations
+                .insert("role-arn".into(), role_arn.to_string());
         }
         Admission { response, outcome }
     }
@@ -171,7 +186,10 @@ impl Webhook {
 fn unavailable(service_account: ServiceAccountRef, reason: String) -> Mutation {
     Mutation {
         patch: JsonPatch::new(),
-        outcome: MutationOutcome::ServiceAccountUnavailable { service_account, reason },
+        outcome: MutationOutcome::ServiceAccountUnavailable {
+            service_account,
+            reason,
+        },
         warnings: Vec::new(),
     }
 }

@@ -7,7 +7,8 @@
 //!   either: then its identity is the user's), AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_S3,
 //!   AWS_REGION, AWS_DEFAULT_REGION;
 //! - a read-only volumeMount of the token volume at the mount path, unless a mount already uses
-//!   that path or that volume.
+//!   that path or that volume (a container that mounts the volume elsewhere gets
+//!   AWS_WEB_IDENTITY_TOKEN_FILE under its own mount path).
 //!
 //! Per pod: the projected serviceAccountToken volume `{audience, expirationSeconds, path: token}`
 //! if some container mounts it and no volume of that name exists (an existing one is left alone),
@@ -49,7 +50,11 @@ pub struct Mutation {
 
 impl Mutation {
     fn unchanged(outcome: MutationOutcome, warnings: Vec<String>) -> Mutation {
-        Mutation { patch: JsonPatch::new(), outcome, warnings }
+        Mutation {
+            patch: JsonPatch::new(),
+            outcome,
+            warnings,
+        }
     }
 }
 
@@ -111,7 +116,11 @@ impl PodView {
     }
 
     pub(crate) fn opted_out(&self, config: &WebhookConfig) -> bool {
-        let label = self.metadata.as_ref().and_then(|m| m.labels.as_ref()).and_then(|l| l.get(&config.key(annotations::INJECT)));
+        let label = self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref())
+            .and_then(|l| l.get(&config.key(annotations::INJECT)));
         label.is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
     }
 
@@ -127,7 +136,10 @@ impl PodView {
             .flatten()
             .find(|n| !n.is_empty())
             .map_or("default", String::as_str);
-        Some(ServiceAccountRef { namespace: namespace.to_string(), name: name.to_string() })
+        Some(ServiceAccountRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
     }
 }
 
@@ -149,12 +161,12 @@ pub(crate) fn mutate(
         .into_iter()
         .map(|k| format!("keyless: unknown annotation {k} on ServiceAccount {service_account} is ignored"))
         .collect();
-    let settings =
-        match ServiceAccountSettings::from_annotations(config, &service_account.to_string(), sa_annotations) {
-            Ok(Some(s)) => s,
-            Ok(None) => return Mutation::unchanged(MutationOutcome::SkippedNoRole, warnings),
-            Err(e) => return Mutation::unchanged(MutationOutcome::InvalidAnnotation(e), warnings),
-        };
+    let settings = match ServiceAccountSettings::from_annotations(config, &service_account.to_string(), sa_annotations)
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => return Mutation::unchanged(MutationOutcome::SkippedNoRole, warnings),
+        Err(e) => return Mutation::unchanged(MutationOutcome::InvalidAnnotation(e), warnings),
+    };
 
     let skip_key = config.key(annotations::SKIP_CONTAINERS);
     let skip: BTreeSet<&str> = view
@@ -164,25 +176,21 @@ pub(crate) fn mutate(
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     let all_containers = || {
-        [("initContainers", &view.spec.init_containers), ("containers", &view.spec.containers)]
-            .into_iter()
-            .flat_map(|(field, list)| list.iter().flatten().enumerate().map(move |(i, c)| (field, i, c)))
+        [
+            ("initContainers", &view.spec.init_containers),
+            ("containers", &view.spec.containers),
+        ]
+        .into_iter()
+        .flat_map(|(field, list)| list.iter().flatten().enumerate().map(move |(i, c)| (field, i, c)))
     };
     for name in &skip {
         if !all_containers().any(|(_, _, c)| c.name == *name) {
-            warnings.push(format!("keyless: {skip_key} names {name:?}, which is not a container of this pod"));
+            warnings.push(format!(
+                "keyless: {skip_key} names {name:?}, which is not a container of this pod"
+            ));
         }
     }
 
-    let token_file = config.token_file();
-    let env: [(&str, &str); 6] = [
-        (AWS_ROLE_ARN, settings.role_arn.as_str()),
-        (AWS_WEB_IDENTITY_TOKEN_FILE, &token_file),
-        (AWS_ENDPOINT_URL_STS, &settings.sts_endpoint),
-        (AWS_ENDPOINT_URL_S3, &settings.s3_endpoint),
-        (AWS_REGION, &settings.region),
-        (AWS_DEFAULT_REGION, &settings.region),
-    ];
     let mount_path = config.mount_path.trim_end_matches('/');
 
     let mut patch = JsonPatch::new();
@@ -197,6 +205,22 @@ pub(crate) fn mutate(
         let at = Pointer::root().push("spec").push(field).index(i);
         let before = patch.ops().len();
 
+        let mounts = container.volume_mounts.iter().flatten();
+        let own_mount = mounts.clone().find(|m| m.name == config.volume_name);
+        let path_taken = mounts.clone().any(|m| m.mount_path.trim_end_matches('/') == mount_path);
+        // Where this container will find the token: the user may have mounted the volume elsewhere.
+        let token_file = match own_mount {
+            Some(m) => format!("{}/token", m.mount_path.trim_end_matches('/')),
+            None => config.token_file(),
+        };
+        let env: [(&str, &str); 6] = [
+            (AWS_ROLE_ARN, settings.role_arn.as_str()),
+            (AWS_WEB_IDENTITY_TOKEN_FILE, &token_file),
+            (AWS_ENDPOINT_URL_STS, &settings.sts_endpoint),
+            (AWS_ENDPOINT_URL_S3, &settings.s3_endpoint),
+            (AWS_REGION, &settings.region),
+            (AWS_DEFAULT_REGION, &settings.region),
+        ];
         let set: BTreeSet<&str> = container.env.iter().flatten().map(|e| e.name.as_str()).collect();
         let identity_is_users = set.contains(AWS_ROLE_ARN) || set.contains(AWS_WEB_IDENTITY_TOKEN_FILE);
         let vars = env
@@ -207,12 +231,15 @@ pub(crate) fn mutate(
             .collect();
         add_items(&mut patch, at.clone().push("env"), container.env.is_some(), vars);
 
-        let mounts = container.volume_mounts.iter().flatten();
-        let mounts_volume = mounts.clone().any(|m| m.name == config.volume_name);
-        let path_taken = mounts.clone().any(|m| m.mount_path.trim_end_matches('/') == mount_path);
+        let mounts_volume = own_mount.is_some();
         if !mounts_volume && !path_taken {
             let mount = json!({"name": config.volume_name, "mountPath": config.mount_path, "readOnly": true});
-            add_items(&mut patch, at.push("volumeMounts"), container.volume_mounts.is_some(), vec![mount]);
+            add_items(
+                &mut patch,
+                at.push("volumeMounts"),
+                container.volume_mounts.is_some(),
+                vec![mount],
+            );
         }
         volume_needed |= mounts_volume || !path_taken;
 
@@ -231,11 +258,20 @@ pub(crate) fn mutate(
                 "path": "token",
             }}]},
         });
-        add_items(&mut patch, Pointer::root().push("spec").push("volumes"), volumes.is_some(), vec![volume]);
+        add_items(
+            &mut patch,
+            Pointer::root().push("spec").push("volumes"),
+            volumes.is_some(),
+            vec![volume],
+        );
     }
 
     if patch.is_empty() {
-        let outcome = if any_container { MutationOutcome::AlreadyMutated } else { MutationOutcome::SkippedAllContainers };
+        let outcome = if any_container {
+            MutationOutcome::AlreadyMutated
+        } else {
+            MutationOutcome::SkippedAllContainers
+        };
         return Mutation::unchanged(outcome, warnings);
     }
 
@@ -243,11 +279,20 @@ pub(crate) fn mutate(
     let arn = settings.role_arn.as_str();
     let meta = Pointer::root().push("metadata");
     match &view.metadata {
-        Some(MetaView { annotations: Some(_), .. }) => patch.push(PatchOp::add(meta.push("annotations").push(&key), json!(arn))),
+        Some(MetaView {
+            annotations: Some(_), ..
+        }) => patch.push(PatchOp::add(meta.push("annotations").push(&key), json!(arn))),
         Some(_) => patch.push(PatchOp::add(meta.push("annotations"), json!({ key: arn }))),
         None => patch.push(PatchOp::add(meta, json!({"annotations": { key: arn }}))),
     }
-    Mutation { patch, outcome: MutationOutcome::Mutated { role_arn: settings.role_arn, containers: changed }, warnings }
+    Mutation {
+        patch,
+        outcome: MutationOutcome::Mutated {
+            role_arn: settings.role_arn,
+            containers: changed,
+        },
+        warnings,
+    }
 }
 
 /// Adds `items` to the array at `array`: appended one by one (`/-`) when the array exists, else

@@ -34,7 +34,10 @@ pub enum MutationOutcome {
     /// A ServiceAccount annotation is unusable: admitted unchanged (refused in strict mode).
     InvalidAnnotation(AnnotationError),
     /// The ServiceAccount could not be read: admitted unchanged (refused in strict mode).
-    ServiceAccountUnavailable { service_account: ServiceAccountRef, reason: String },
+    ServiceAccountUnavailable {
+        service_account: ServiceAccountRef,
+        reason: String,
+    },
     /// Not a Pod CREATE (another kind, operation or a subresource): admitted unchanged.
     NotPodCreate,
     /// The object is not shaped like a Pod (no apiserver sends this): admitted unchanged.
@@ -60,13 +63,22 @@ impl MutationOutcome {
     /// True for the outcomes where the pod wanted keyless credentials and did not get them: strict
     /// mode refuses these, and they are worth a warning and an error counter otherwise.
     pub fn is_failure(&self) -> bool {
-        matches!(self, MutationOutcome::InvalidAnnotation(_) | MutationOutcome::ServiceAccountUnavailable { .. })
+        matches!(
+            self,
+            MutationOutcome::InvalidAnnotation(_) | MutationOutcome::ServiceAccountUnavailable { .. }
+        )
     }
 }
 
 impl fmt::Display for MutationOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            MutationOutcome::Mutated { role_arn, containers } if containers.is_empty() => {
+                write!(
+                    f,
+                    "added the token volume for role {role_arn}; every container already had the rest"
+                )
+            }
             MutationOutcome::Mutated { role_arn, containers } => {
                 write!(f, "injected role {role_arn} into containers {}", containers.join(","))
             }
@@ -75,7 +87,10 @@ impl fmt::Display for MutationOutcome {
             MutationOutcome::SkippedAllContainers => f.write_str("every container is skipped"),
             MutationOutcome::AlreadyMutated => f.write_str("every container already has its keyless identity"),
             MutationOutcome::InvalidAnnotation(e) => e.fmt(f),
-            MutationOutcome::ServiceAccountUnavailable { service_account, reason } => {
+            MutationOutcome::ServiceAccountUnavailable {
+                service_account,
+                reason,
+            } => {
                 write!(f, "ServiceAccount {service_account} could not be read: {reason}")
             }
             MutationOutcome::NotPodCreate => f.write_str("not a Pod CREATE"),

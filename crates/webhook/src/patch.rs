@@ -67,7 +67,11 @@ impl PatchOp {
     /// `add`: creates the member (or replaces it, for an object member that exists), or inserts
     /// into an array (`/-` appends).
     pub fn add(path: Pointer, value: Value) -> PatchOp {
-        PatchOp { op: "add", path: path.0, value }
+        PatchOp {
+            op: "add",
+            path: path.0,
+            value,
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -126,7 +130,10 @@ mod tests {
     fn pointers_escape_tilde_and_slash() {
         check(&[], "");
         check(&["spec", "containers"], "/spec/containers");
-        check(&["metadata", "annotations", "keyless.io/role-arn"], "/metadata/annotations/keyless.io~1role-arn");
+        check(
+            &["metadata", "annotations", "keyless.io/role-arn"],
+            "/metadata/annotations/keyless.io~1role-arn",
+        );
         check(&["a~b"], "/a~0b");
         // `~1` in the input is a tilde then a one, not an escaped slash: it must not decode to `/`.
         check(&["~1"], "/~01");
@@ -138,9 +145,17 @@ mod tests {
     #[test]
     fn patch_serializes_as_rfc6902_and_base64() {
         let mut patch = JsonPatch::new();
-        patch.push(PatchOp::add(Pointer::root().push("spec").push("volumes").end(), json!({"name": "v"})));
-        assert_eq!(patch.to_json(), r#"[{"op":"add","path":"/spec/volumes/-","value":{"name":"v"}}]"#);
-        let decoded = base64::engine::general_purpose::STANDARD.decode(patch.to_base64()).unwrap();
+        patch.push(PatchOp::add(
+            Pointer::root().push("spec").push("volumes").end(),
+            json!({"name": "v"}),
+        ));
+        assert_eq!(
+            patch.to_json(),
+            r#"[{"op":"add","path":"/spec/volumes/-","value":{"name":"v"}}]"#
+        );
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(patch.to_base64())
+            .unwrap();
         assert_eq!(decoded, patch.to_json().as_bytes());
         assert_eq!(JsonPatch::new().to_json(), "[]");
     }

@@ -48,9 +48,13 @@ impl AdmissionReview {
         let json = |e: serde_json::Error| ReviewError::Json(e.to_string());
         let review: Envelope = serde_json::from_slice(body).map_err(json)?;
         if review.api_version != API_VERSION || review.kind != KIND {
-            return Err(ReviewError::NotV1 { api_version: review.api_version, kind: review.kind });
+            return Err(ReviewError::NotV1 {
+                api_version: review.api_version,
+                kind: review.kind,
+            });
         }
-        let request: AdmissionRequest = serde_json::from_value(review.request.ok_or(ReviewError::NoRequest)?).map_err(json)?;
+        let request: AdmissionRequest =
+            serde_json::from_value(review.request.ok_or(ReviewError::NoRequest)?).map_err(json)?;
         if request.uid.is_empty() {
             return Err(ReviewError::NoUid);
         }
@@ -59,7 +63,12 @@ impl AdmissionReview {
 
     /// The envelope that carries `response` back to the apiserver.
     pub fn respond(response: AdmissionResponse) -> AdmissionReview {
-        AdmissionReview { api_version: API_VERSION.into(), kind: KIND.into(), request: None, response: Some(response) }
+        AdmissionReview {
+            api_version: API_VERSION.into(),
+            kind: KIND.into(),
+            request: None,
+            response: Some(response),
+        }
     }
 
     pub fn to_json_vec(&self) -> Vec<u8> {
@@ -197,7 +206,10 @@ impl AdmissionResponse {
     pub fn deny(uid: impl Into<String>, code: u16, message: impl Into<String>) -> AdmissionResponse {
         AdmissionResponse {
             allowed: false,
-            status: Some(Status { code, message: message.into() }),
+            status: Some(Status {
+                code,
+                message: message.into(),
+            }),
             ..AdmissionResponse::allow(uid)
         }
     }
@@ -256,13 +268,25 @@ mod tests {
     #[test]
     fn parse_request() {
         check(request(json!({})), Ok("705ab4f5-6393-11e8-b7cc-42010a800002"));
-        check(request(json!({"operation": "FROBNICATE"})), Ok("705ab4f5-6393-11e8-b7cc-42010a800002"));
-        check(json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": KIND, "request": {}}), Err("admission.k8s.io/v1"));
+        check(
+            request(json!({"operation": "FROBNICATE"})),
+            Ok("705ab4f5-6393-11e8-b7cc-42010a800002"),
+        );
+        check(
+            json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": KIND, "request": {}}),
+            Err("admission.k8s.io/v1"),
+        );
         check(json!({"apiVersion": API_VERSION, "kind": KIND}), Err("no request"));
-        check(json!({"apiVersion": API_VERSION, "kind": KIND, "request": {"uid": "u"}}), Err("missing field `kind`"));
+        check(
+            json!({"apiVersion": API_VERSION, "kind": KIND, "request": {"uid": "u"}}),
+            Err("missing field `kind`"),
+        );
         check(request(json!({"uid": ""})), Err("uid"));
         check(json!([]), Err("expected apiVersion admission.k8s.io/v1"));
-        assert!(matches!(AdmissionReview::parse_request(b"{"), Err(ReviewError::Json(_))));
+        assert!(matches!(
+            AdmissionReview::parse_request(b"{"),
+            Err(ReviewError::Json(_))
+        ));
     }
 
     #[test]
@@ -270,7 +294,10 @@ mod tests {
         let cases = [
             (json!({}), true),
             (json!({"operation": "UPDATE"}), false),
-            (json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}}), false),
+            (
+                json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}}),
+                false,
+            ),
             (json!({"subResource": "ephemeralcontainers"}), false),
         ];
         for (extra, expected) in cases {
