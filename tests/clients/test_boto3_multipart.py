@@ -2,6 +2,7 @@
 (and its InvalidPart / InvalidPartOrder / EntityTooSmall errors), Abort,
 ListParts, ListMultipartUploads, and GetObject/HeadObject by PartNumber."""
 
+import base64
 import hashlib
 
 import pytest
@@ -348,3 +349,75 @@ def test_list_multipart_uploads(s3, bucket):
     for key, uid in list(ids.items()) + [("z", second)]:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def _checksum_b64(algorithm: str, data: bytes) -> str:
+    import base64
+    import zlib
+    from awscrt import checksums as crt
+    raw = {
+        "CRC32": lambda: zlib.crc32(data).to_bytes(4, "big"),
+        "CRC32C": lambda: crt.crc32c(data).to_bytes(4, "big"),
+        "CRC64NVME": lambda: crt.crc64nvme(data).to_bytes(8, "big"),
+    }[algorithm]()
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME"])
+def test_full_object_checksum_is_stored_and_returned(s3, bucket, algorithm):
+    """A FULL_OBJECT upload: the whole object's CRC, combined from the parts', is kept and
+    returned by HeadObject/GetObject with ChecksumMode=ENABLED (botocore validates the body)."""
+    parts = [payload(5 * MiB, 71), payload(5 * MiB + 1, 72), payload(4321, 73)]
+    whole = b"".join(parts)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="full", ChecksumAlgorithm=algorithm,
+                                    ChecksumType="FULL_OBJECT")
+    assert (up["ChecksumAlgorithm"], up["ChecksumType"]) == (algorithm, "FULL_OBJECT")
+    uid = up["UploadId"]
+    done = []
+    for n, data in enumerate(parts, start=1):
+        r = s3.upload_part(Bucket=bucket, Key="full", UploadId=uid, PartNumber=n, Body=data,
+                           ChecksumAlgorithm=algorithm)
+        assert r[f"Checksum{algorithm}"] == _checksum_b64(algorithm, data)
+        done.append({"PartNumber": n, "ETag": r["ETag"],
+                     f"Checksum{algorithm}": r[f"Checksum{algorithm}"]})
+    listed = s3.list_parts(Bucket=bucket, Key="full", UploadId=uid)
+    assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == (algorithm, "FULL_OBJECT")
+    u = s3.list_multipart_uploads(Bucket=bucket)["Uploads"][0]
+    assert (u["ChecksumAlgorithm"], u["ChecksumType"]) == (algorithm, "FULL_OBJECT")
+
+    want = _checksum_b64(algorithm, whole)
+    out = s3.complete_multipart_upload(Bucket=bucket, Key="full", UploadId=uid,
+                                       MultipartUpload={"Parts": done}, ChecksumType="FULL_OBJECT",
+                                       **{f"Checksum{algorithm}": want})
+    assert (out[f"Checksum{algorithm}"], out["ChecksumType"]) == (want, "FULL_OBJECT")
+    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert (head[f"Checksum{algorithm}"], head["ChecksumType"]) == (want, "FULL_OBJECT")
+    got = s3.get_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert (got[f"Checksum{algorithm}"], got["ChecksumType"]) == (want, "FULL_OBJECT")
+    assert got["Body"].read() == whole
+
+
+def test_composite_checksum_type_is_reported(s3, bucket):
+    parts = [payload(5 * MiB, 74), payload(10, 75)]
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="comp", ChecksumAlgorithm="SHA256")["UploadId"]
+    done = []
+    for n, data in enumerate(parts, start=1):
+        r = s3.upload_part(Bucket=bucket, Key="comp", UploadId=uid, PartNumber=n, Body=data,
+                           ChecksumAlgorithm="SHA256")
+        done.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]})
+    listed = s3.list_parts(Bucket=bucket, Key="comp", UploadId=uid)
+    assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == ("SHA256", "COMPOSITE")
+    out = s3.complete_multipart_upload(Bucket=bucket, Key="comp", UploadId=uid,
+                                       MultipartUpload={"Parts": done})
+    assert out["ChecksumSHA256"].endswith("-2") and out["ChecksumType"] == "COMPOSITE"
+    head = s3.head_object(Bucket=bucket, Key="comp", ChecksumMode="ENABLED")
+    assert (head["ChecksumSHA256"], head["ChecksumType"]) == (out["ChecksumSHA256"], "COMPOSITE")
+    # a partNumber read returns that part's checksum, and only with ChecksumMode=ENABLED
+    for n, data in enumerate(parts, start=1):
+        want = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        head = s3.head_object(Bucket=bucket, Key="comp", PartNumber=n, ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == want, n
+        got = s3.get_object(Bucket=bucket, Key="comp", PartNumber=n, ChecksumMode="ENABLED")
+        assert got["ChecksumSHA256"] == want, n
+        assert got["Body"].read() == data
+        assert "ChecksumSHA256" not in s3.head_object(Bucket=bucket, Key="comp", PartNumber=n)

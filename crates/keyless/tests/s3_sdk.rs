@@ -1993,6 +1993,199 @@ async fn multipart_with_crc32_has_a_composite_checksum() {
         .unwrap();
     assert_eq!(h.checksum_crc32(), Some(want.as_str()), "HeadObject composite checksum");
     assert_eq!(get(c, &b, "k").await, parts.concat());
+
+    // A partNumber read returns that part's checksum (the SDK validates the part's bytes).
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let h = c
+            .head_object()
+            .bucket(&b)
+            .key("k")
+            .part_number(n)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.checksum_crc32(), Some(crc32_b64(p).as_str()), "HeadObject part {n}");
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key("k")
+            .part_number(n)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetObject part {n}: {}", show(&e)));
+        assert_eq!(got.checksum_crc32(), Some(crc32_b64(p).as_str()), "GetObject part {n}");
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert!(body == p.as_slice(), "GetObject part {n} body");
+    }
+}
+
+/// FULL_OBJECT multipart checksums: the CRC of the whole object, combined from the parts' CRCs,
+/// is stored at Complete and returned by GetObject/HeadObject with `x-amz-checksum-type:
+/// FULL_OBJECT`; ListParts and ListMultipartUploads name the upload's algorithm and type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_full_object_checksums_are_stored_and_returned() {
+    use aws_sdk_s3::types::ChecksumType;
+    let s = TestServer::start();
+    let c = &s.client;
+    let b = s.bucket("mp-full-object").await;
+    let parts = [random_bytes(MIN_PART), random_bytes(MIN_PART + 3), random_bytes(1234)];
+    let whole = parts.concat();
+    // (key, algorithm, type asked for at Create, whether Complete claims the whole-object value)
+    let cases = [
+        ("nvme", ChecksumAlgorithm::Crc64Nvme, None, true),
+        (
+            "crc32c",
+            ChecksumAlgorithm::Crc32C,
+            Some(ChecksumType::FullObject),
+            false,
+        ),
+        ("crc32", ChecksumAlgorithm::Crc32, Some(ChecksumType::FullObject), true),
+    ];
+    for (key, algo, kind, claim) in cases {
+        let up = c
+            .create_multipart_upload()
+            .bucket(&b)
+            .key(key)
+            .checksum_algorithm(algo.clone())
+            .set_checksum_type(kind)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: CreateMultipartUpload: {}", show(&e)));
+        assert_eq!(up.checksum_type(), Some(&ChecksumType::FullObject), "{key}");
+        let id = up.upload_id().unwrap().to_owned();
+        let mut done = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            // Only the first case sends the upload's algorithm with each part; the others let
+            // the SDK send its default (CRC32), and the server computes the upload's.
+            let mut req = c
+                .upload_part()
+                .bucket(&b)
+                .key(key)
+                .upload_id(&id)
+                .part_number(i as i32 + 1)
+                .body(ByteStream::from(p.clone()));
+            if key == "nvme" {
+                req = req.checksum_algorithm(algo.clone());
+            }
+            let out = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{key}: UploadPart {}: {}", i + 1, show(&e)));
+            assert_eq!(
+                checksum_field!(out, &algo),
+                Some(expected_checksum(&algo, p).as_str()),
+                "{key}: the part has the upload's checksum"
+            );
+            done.push(
+                CompletedPart::builder()
+                    .part_number(i as i32 + 1)
+                    .e_tag(out.e_tag().unwrap())
+                    .build(),
+            );
+        }
+        let listed = c.list_parts().bucket(&b).key(key).upload_id(&id).send().await.unwrap();
+        assert_eq!(listed.checksum_algorithm(), Some(&algo), "{key}: ListParts");
+        assert_eq!(
+            listed.checksum_type(),
+            Some(&ChecksumType::FullObject),
+            "{key}: ListParts"
+        );
+        let uploads = c.list_multipart_uploads().bucket(&b).prefix(key).send().await.unwrap();
+        let u = &uploads.uploads()[0];
+        assert_eq!(
+            (u.checksum_algorithm(), u.checksum_type()),
+            (Some(&algo), Some(&ChecksumType::FullObject)),
+            "{key}: ListMultipartUploads"
+        );
+
+        let want = expected_checksum(&algo, &whole);
+        let mut req = c
+            .complete_multipart_upload()
+            .bucket(&b)
+            .key(key)
+            .upload_id(&id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build());
+        if claim {
+            req = req.checksum_type(ChecksumType::FullObject);
+            req = match algo {
+                ChecksumAlgorithm::Crc64Nvme => req.checksum_crc64_nvme(&want),
+                _ => req.checksum_crc32(&want),
+            };
+        }
+        let out = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: CompleteMultipartUpload: {}", show(&e)));
+        assert_eq!(checksum_field!(out, &algo), Some(want.as_str()), "{key}: Complete");
+        assert_eq!(out.checksum_type(), Some(&ChecksumType::FullObject), "{key}: Complete");
+
+        let h = c
+            .head_object()
+            .bucket(&b)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(checksum_field!(h, &algo), Some(want.as_str()), "{key}: HeadObject");
+        assert_eq!(h.checksum_type(), Some(&ChecksumType::FullObject), "{key}: HeadObject");
+        // The SDK validates a FULL_OBJECT checksum against the body it reads.
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(checksum_field!(got, &algo), Some(want.as_str()), "{key}: GetObject");
+        assert_eq!(got.checksum_type(), Some(&ChecksumType::FullObject), "{key}: GetObject");
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert!(body == whole, "{key}: GetObject body");
+    }
+
+    // A wrong whole-object claim is BadDigest and leaves the upload to be completed again.
+    let id = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("wrong")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let e = c
+        .upload_part()
+        .bucket(&b)
+        .key("wrong")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(b"only part".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let complete = |claimed: String| {
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key("wrong")
+            .upload_id(&id)
+            .checksum_type(ChecksumType::FullObject)
+            .checksum_crc32(claimed)
+            .multipart_upload(completed(&[(1, &e)]))
+            .send()
+    };
+    assert_s3_error(complete(crc32_b64(b"other bytes")).await, 400, "BadDigest");
+    let out = complete(crc32_b64(b"only part")).await.unwrap();
+    assert_eq!(out.checksum_crc32(), Some(crc32_b64(b"only part").as_str()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -74,14 +74,29 @@ pub(crate) fn write_condition(
     })
 }
 
-/// Response checksums for a read: only when asked for and only for the whole object
-/// (a full-object checksum cannot be checked against part of it).
+/// Response checksums for a read, and their type; only when asked for
+/// (`x-amz-checksum-mode: ENABLED`). A whole-object read gets the object's checksum. A
+/// `partNumber=` read of a COMPOSITE multipart object gets that part's checksum, as S3 answers
+/// (the part is what the COMPOSITE value is formed from); other partial reads get none, since no
+/// stored checksum covers their bytes.
 fn read_checksums<'a>(
     info: &'a ObjectInfo,
     sel: &Selection,
     mode: Option<&s3s::dto::ChecksumMode>,
-) -> Option<&'a Checksums> {
-    (is_checksum_mode(mode) && sel.start == 0 && sel.end == info.size && !sel.partial).then_some(&info.checksums)
+    part_number: Option<i32>,
+) -> Option<(&'a Checksums, s3s::dto::ChecksumType)> {
+    if !is_checksum_mode(mode) {
+        return None;
+    }
+    if !sel.partial {
+        let whole = sel.start == 0 && sel.end == info.size;
+        return whole
+            .then(|| Some((&info.checksums, checksum::checksum_type(&info.checksums)?)))
+            .flatten();
+    }
+    info.checksums.composite_parts?;
+    let part = info.part_checksums(u32::try_from(part_number?).ok()?)?;
+    Some((part, checksum::checksum_type(&info.checksums)?))
 }
 
 fn size_i64(n: u64) -> i64 {
@@ -112,9 +127,9 @@ pub(crate) async fn get(edge: &Edge, req: S3Request<GetObjectInput>) -> ApiResul
     out.last_modified = Some(info.last_modified.into());
     out.parts_count = (i.part_number.is_some() && info.part_sizes.is_some()).then(|| info.parts_count() as i32);
     out.tag_count = (!info.tags.is_empty()).then_some(info.tags.len() as i32);
-    if let Some(c) = read_checksums(&info, &sel, i.checksum_mode.as_ref()) {
+    if let Some((c, kind)) = read_checksums(&info, &sel, i.checksum_mode.as_ref(), i.part_number) {
         set_checksums!(out, c);
-        out.checksum_type = checksum::checksum_type(c);
+        out.checksum_type = Some(kind);
     }
     out.body = Some(ObjectBody::new(reader.into_stream(sel.start, sel.end), sel.len()).into_blob());
 
@@ -147,9 +162,9 @@ pub(crate) async fn head(edge: &Edge, req: S3Request<HeadObjectInput>) -> ApiRes
     out.e_tag = Some(ETag::Strong(info.etag.clone()));
     out.last_modified = Some(info.last_modified.into());
     out.parts_count = (i.part_number.is_some() && info.part_sizes.is_some()).then(|| info.parts_count() as i32);
-    if let Some(c) = read_checksums(&info, &sel, i.checksum_mode.as_ref()) {
+    if let Some((c, kind)) = read_checksums(&info, &sel, i.checksum_mode.as_ref(), i.part_number) {
         set_checksums!(out, c);
-        out.checksum_type = checksum::checksum_type(c);
+        out.checksum_type = Some(kind);
     }
 
     let mut resp = S3Response::new(out);
@@ -541,6 +556,74 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(http::HeaderName::from_static(name), "x".parse().unwrap());
             assert!(reject_unsupported_write(&h).is_err(), "{name}");
+        }
+    }
+
+    /// (object, Range / partNumber, checksum mode, the CRC32 returned and its type).
+    #[test]
+    fn read_checksums_only_when_asked_and_only_what_covers_the_bytes() {
+        let sums = |v: &str, composite: Option<u32>| {
+            let mut c = Checksums::default();
+            c.set(ChecksumAlgorithm::Crc32, Some(v.to_owned()));
+            c.composite_parts = composite;
+            c
+        };
+        let object = |checksums: Checksums, parts: Option<Vec<u64>>, part_sums: Option<Vec<Checksums>>| ObjectInfo {
+            key: "k".into(),
+            size: 12,
+            etag: "e".into(),
+            last_modified: std::time::SystemTime::UNIX_EPOCH,
+            meta: Default::default(),
+            checksums,
+            part_sizes: parts,
+            part_checksums: part_sums,
+            tags: vec![],
+        };
+        let single = object(sums("whole", None), None, None);
+        let composite = object(
+            sums("comp-2", Some(2)),
+            Some(vec![5, 7]),
+            Some(vec![sums("p1", None), sums("p2", None)]),
+        );
+        let full = object(
+            sums("full", None),
+            Some(vec![5, 7]),
+            Some(vec![sums("p1", None), sums("p2", None)]),
+        );
+        let enabled = s3s::dto::ChecksumMode::from_static(s3s::dto::ChecksumMode::ENABLED);
+        type Case<'a> = (
+            &'a ObjectInfo,
+            Option<&'a str>,
+            Option<i32>,
+            bool,
+            Option<(&'a str, &'a str)>,
+        );
+        let cases: Vec<Case> = vec![
+            (&single, None, None, true, Some(("whole", "FULL_OBJECT"))),
+            (&single, None, None, false, None),
+            (&single, None, Some(1), true, Some(("whole", "FULL_OBJECT"))),
+            (&single, Some("bytes=0-11"), None, true, None),
+            (&single, Some("bytes=0-3"), None, true, None),
+            (&composite, None, None, true, Some(("comp-2", "COMPOSITE"))),
+            (&composite, None, Some(1), true, Some(("p1", "COMPOSITE"))),
+            (&composite, None, Some(2), true, Some(("p2", "COMPOSITE"))),
+            (&composite, None, Some(2), false, None),
+            (&composite, Some("bytes=0-4"), None, true, None),
+            (&full, None, None, true, Some(("full", "FULL_OBJECT"))),
+            (&full, None, Some(1), true, None),
+        ];
+        for (info, range, part, mode, want) in cases {
+            let range = range.map(|r| s3s::dto::Range::parse(r).unwrap());
+            let sel = crate::range::select(range.as_ref(), part, info).unwrap();
+            let got = read_checksums(info, &sel, mode.then_some(&enabled), part)
+                .map(|(c, kind)| (c.crc32.clone().unwrap_or_default(), kind.as_str().to_owned()));
+            let want = want.map(|(v, k)| (v.to_owned(), k.to_owned()));
+            assert_eq!(
+                got,
+                want,
+                "{} {range:?} {part:?} {mode}",
+                info.checksums.crc32.as_deref().unwrap_or("")
+            );
         }
     }
 

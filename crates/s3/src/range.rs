@@ -115,6 +115,7 @@ mod tests {
             meta: Default::default(),
             checksums: Default::default(),
             part_sizes: parts,
+            part_checksums: None,
             tags: vec![],
         }
     }

@@ -72,6 +72,38 @@ impl StagedBlob {
     pub fn size(&self) -> u64 {
         self.digests.size
     }
+    /// Makes sure the digests hold checksum `a`, reading the staged file back to compute it if
+    /// the caller did not ask for it while staging. (A multipart upload's own algorithm must be
+    /// known for every part, whatever the client sent.)
+    pub(crate) async fn ensure_checksum(&mut self, a: ChecksumAlgorithm) -> StoreResult<()> {
+        if self.digests.checksums.get(a).is_some() {
+            return Ok(());
+        }
+        let path = self
+            .tmp
+            .clone()
+            .ok_or_else(|| StoreError::Internal("the staged blob was already committed".into()))?;
+        let value = tokio::task::spawn_blocking(move || -> io::Result<Option<String>> {
+            let file = File::open(path)?;
+            let mut hasher = Hasher::new([a]);
+            let mut buf = vec![0u8; CHUNK];
+            let mut off = 0u64;
+            loop {
+                let n = file.read_at(&mut buf, off)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                off += n as u64;
+            }
+            Ok(hasher.finish().checksums.get(a).map(str::to_owned))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+        self.digests.checksums.set(a, value);
+        Ok(())
+    }
+
     /// Hands the temp file to the committer, which renames it into `blobs/`.
     pub(crate) fn take_tmp(&mut self) -> Option<PathBuf> {
         self.tmp.take()

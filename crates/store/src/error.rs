@@ -34,6 +34,9 @@ pub enum StoreError {
     InvalidDigest(String),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A request that contradicts itself or the state it names (S3 `InvalidRequest`).
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("the request body ended early or could not be read: {0}")]
     IncompleteBody(String),
     #[error("storage I/O error: {0}")]

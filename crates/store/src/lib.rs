@@ -119,6 +119,7 @@ fn object_info(key: &str, r: ObjectRecord) -> ObjectInfo {
         meta: r.meta,
         checksums: r.checksums,
         part_sizes: r.multipart.then(|| r.segments.iter().map(|s| s.len).collect()),
+        part_checksums: r.part_checksums,
         tags: r.tags,
     }
 }
@@ -129,7 +130,7 @@ fn upload_info(upload_id: &str, r: UploadRecord) -> UploadInfo {
         key: r.key,
         initiated: ns_to_time(r.initiated_ns),
         meta: r.meta,
-        checksum_algorithm: r.checksum_algorithm,
+        checksum: r.checksum,
     }
 }
 
@@ -397,6 +398,7 @@ impl Store {
                     modified_ns: now_ns(),
                     meta,
                     checksums: d.checksums,
+                    part_checksums: None,
                     segments: vec![Segment {
                         blob: staged.id,
                         len: d.size,
@@ -546,16 +548,25 @@ impl Store {
         key: &str,
         meta: ObjectMeta,
         tags: Vec<(String, String)>,
-        checksum_algorithm: Option<ChecksumAlgorithm>,
+        checksum: Option<UploadChecksum>,
     ) -> StoreResult<UploadInfo> {
         validate_key(key)?;
+        if let Some(c) = checksum
+            && c.full_object
+            && !c.algorithm.is_crc()
+        {
+            return Err(StoreError::InvalidRequest(format!(
+                "The FULL_OBJECT checksum type cannot be used with {}: use CRC32, CRC32C or CRC64NVME, or the COMPOSITE type.",
+                c.algorithm.as_str()
+            )));
+        }
         let bucket = bucket.to_owned();
         let upload_id = format!("{:032x}", rand::random::<u128>());
         let rec = UploadRecord {
             key: key.to_owned(),
             initiated_ns: now_ns(),
             meta,
-            checksum_algorithm,
+            checksum,
             tags,
         };
         self.inner
@@ -581,6 +592,9 @@ impl Store {
         Ok(upload_info(upload_id, rec))
     }
 
+    /// Commits a staged blob as part `part_number` of an upload, replacing any earlier part of
+    /// that number. The part always carries a checksum of the upload's algorithm (computed here
+    /// if the caller did not stage it), so Complete can form the object's checksum.
     pub async fn put_part(
         &self,
         bucket: &str,
@@ -595,11 +609,22 @@ impl Store {
                 self.inner.opts.max_parts
             )));
         }
+        if let Some(c) = self.get_upload(bucket, key, upload_id)?.checksum {
+            staged.ensure_checksum(c.algorithm).await?;
+        }
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.inner
             .committer
             .run(move |txn, eff| {
-                require_upload(txn, &bucket, &key, &upload_id)?;
+                let upload = require_upload(txn, &bucket, &key, &upload_id)?;
+                if let Some(c) = upload.checksum
+                    && staged.digests().checksums.get(c.algorithm).is_none()
+                {
+                    return Err(StoreError::Internal(format!(
+                        "part {part_number} was staged without the upload's {} checksum",
+                        c.algorithm.as_str()
+                    )));
+                }
                 let mut parts = txn.open_table(PARTS).map_err(StoreError::db)?;
                 let old = get_record::<_, PartRecord>(&parts, (upload_id.as_str(), part_number))?;
                 let d = staged.digests().clone();
@@ -721,13 +746,16 @@ impl Store {
     }
 
     /// Completes an upload: a metadata-only operation. The object's segments ARE the part blobs,
-    /// moved from the part records to the object record; no byte is copied.
+    /// moved from the part records to the object record; no byte is copied. The object's
+    /// checksum is formed from the parts' (COMPOSITE or FULL_OBJECT, as the upload was
+    /// created); `claims` about the whole object are checked against the listed parts first.
     pub async fn complete_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         listed: Vec<CompletePart>,
+        claims: ObjectClaims,
         cond: WriteCondition,
     ) -> StoreResult<ObjectInfo> {
         if listed.is_empty() {
@@ -748,7 +776,7 @@ impl Store {
                 let stored = collect_parts(&parts, &upload_id)?;
                 let by_number: std::collections::HashMap<u32, &PartRecord> =
                     stored.iter().map(|(n, r)| (*n, r)).collect();
-                let mut chosen: Vec<&PartRecord> = Vec::with_capacity(listed.len());
+                let mut chosen: Vec<(u32, &PartRecord)> = Vec::with_capacity(listed.len());
                 for (i, p) in listed.iter().enumerate() {
                     let Some(r) = by_number.get(&p.part_number) else {
                         return Err(StoreError::InvalidPart {
@@ -777,30 +805,42 @@ impl Store {
                             min: min_part,
                         });
                     }
-                    chosen.push(r);
+                    chosen.push((p.part_number, r));
                 }
+                let size: u64 = chosen.iter().map(|(_, r)| r.size).sum();
+                if let Some(claimed) = claims.size
+                    && claimed != size
+                {
+                    return Err(StoreError::InvalidRequest(format!(
+                        "x-amz-mp-object-size is {claimed}, but the listed parts add up to {size} bytes; list the parts you uploaded."
+                    )));
+                }
+                let checksums = multipart_checksums(upload.checksum, &chosen, claims.checksum.as_ref())?;
                 let mut objects = txn.open_table(OBJECTS).map_err(StoreError::db)?;
                 let current = get_record::<_, ObjectRecord>(&objects, (bucket.as_str(), key.as_str()))?;
                 check_condition(&cond, current.as_ref())?;
                 // All checks passed: from here on, only writes.
-                let etags: Vec<&str> = chosen.iter().map(|r| r.etag.as_str()).collect();
-                let mut checksums = Checksums::default();
-                if let Some(a) = upload.checksum_algorithm {
-                    let per_part: Vec<&Checksums> = chosen.iter().map(|r| &r.checksums).collect();
-                    if let Some(v) = digest::composite_checksum(a, &per_part) {
-                        checksums.set(a, Some(v));
-                        checksums.composite_parts = Some(chosen.len() as u32);
-                    }
-                }
+                let etags: Vec<&str> = chosen.iter().map(|(_, r)| r.etag.as_str()).collect();
+                let part_checksums = checksums.algorithms().next().map(|a| {
+                    chosen
+                        .iter()
+                        .map(|(_, r)| {
+                            let mut c = Checksums::default();
+                            c.set(a, r.checksums.get(a).map(str::to_owned));
+                            c
+                        })
+                        .collect()
+                });
                 let rec = ObjectRecord {
-                    size: chosen.iter().map(|r| r.size).sum(),
+                    size,
                     etag: digest::multipart_etag(&etags),
                     modified_ns: now_ns(),
                     meta: upload.meta,
                     checksums,
+                    part_checksums,
                     segments: chosen
                         .iter()
-                        .map(|r| Segment {
+                        .map(|(_, r)| Segment {
                             blob: r.blob,
                             len: r.size,
                         })
@@ -829,6 +869,89 @@ impl Store {
             })
             .await
     }
+}
+
+/// The checksum of a multipart object, from its parts' (numbered, in order): the upload's
+/// COMPOSITE or FULL_OBJECT checksum, or — for an upload created without one — a FULL_OBJECT
+/// CRC the Complete request claims, once verified. A claimed value must match what the parts
+/// give (`BadDigest`), and must be of the upload's kind (`InvalidRequest`).
+fn multipart_checksums(
+    upload: Option<UploadChecksum>,
+    parts: &[(u32, &PartRecord)],
+    claimed: Option<&(ChecksumAlgorithm, String)>,
+) -> StoreResult<Checksums> {
+    // (algorithm, value, whether the value is COMPOSITE)
+    let claim = claimed.map(|(a, v)| (*a, v.trim(), v.contains('-')));
+    let kind = match (upload, claim) {
+        (u, None) => u,
+        (Some(u), Some((a, _, composite))) => {
+            if a != u.algorithm || composite == u.full_object {
+                return Err(StoreError::InvalidRequest(if u.full_object {
+                    format!(
+                        "The upload forms a FULL_OBJECT {} checksum; claim it as the CRC of the whole object \
+                         (without a -<part count> suffix), or claim none.",
+                        u.algorithm.as_str()
+                    )
+                } else {
+                    format!(
+                        "The upload forms a COMPOSITE {} checksum; claim it as <base64>-<part count>, or claim none.",
+                        u.algorithm.as_str()
+                    )
+                }));
+            }
+            Some(u)
+        }
+        (None, Some((a, _, true))) => {
+            return Err(StoreError::InvalidRequest(format!(
+                "The upload was created without a checksum algorithm, so it has no COMPOSITE {} checksum to claim.",
+                a.as_str()
+            )));
+        }
+        (None, Some((a, _, false))) if !a.is_crc() => {
+            return Err(StoreError::InvalidRequest(format!(
+                "A full-object checksum can only be a CRC (CRC32, CRC32C, CRC64NVME), not {}.",
+                a.as_str()
+            )));
+        }
+        (None, Some((a, _, false))) => {
+            if let Some((n, _)) = parts.iter().find(|(_, r)| r.checksums.get(a).is_none()) {
+                return Err(StoreError::InvalidRequest(format!(
+                    "Part {n} was uploaded without an x-amz-checksum-{} value, so the full-object checksum cannot be \
+                     verified; upload every part with its checksum.",
+                    a.as_str().to_ascii_lowercase()
+                )));
+            }
+            Some(UploadChecksum {
+                algorithm: a,
+                full_object: true,
+            })
+        }
+    };
+    let mut out = Checksums::default();
+    let Some(kind) = kind else { return Ok(out) };
+    let a = kind.algorithm;
+    let value = if kind.full_object {
+        let sized: Vec<(&Checksums, u64)> = parts.iter().map(|(_, r)| (&r.checksums, r.size)).collect();
+        digest::full_object_checksum(a, &sized)
+    } else {
+        let per_part: Vec<&Checksums> = parts.iter().map(|(_, r)| &r.checksums).collect();
+        digest::composite_checksum(a, &per_part)
+    }
+    .ok_or_else(|| StoreError::Internal(format!("a part of the upload holds no valid {} checksum", a.as_str())))?;
+    if let Some((_, claimed, _)) = claim
+        && claimed != value
+    {
+        return Err(StoreError::BadDigest {
+            what: format!("x-amz-checksum-{}", a.as_str().to_ascii_lowercase()),
+            claimed: claimed.to_owned(),
+            computed: value,
+        });
+    }
+    out.set(a, Some(value));
+    if !kind.full_object {
+        out.composite_parts = Some(parts.len() as u32);
+    }
+    Ok(out)
 }
 
 fn get_record<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(

@@ -1,12 +1,17 @@
 //! On-disk metadata records. Every value starts with a one-byte record version, followed by
 //! the postcard encoding of the struct of that version, so the format can evolve (see
 //! [`decode`]). Records never hold a path: blobs are named by [`BlobId`].
+//!
+//! Nothing has been released yet, so the version-1 structs below may still change in place
+//! (postcard is not self-describing: a changed struct cannot read old bytes). From the first
+//! release on, a change to a record means a new record version byte, with `decode` reading the
+//! old version and converting it; the version byte scheme stays as it is.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::digest::{ChecksumAlgorithm, Checksums};
+use crate::digest::Checksums;
 use crate::error::{StoreError, StoreResult};
-use crate::types::ObjectMeta;
+use crate::types::{ObjectMeta, UploadChecksum};
 
 /// The version of the whole on-disk layout, stored in the `meta` table under `format`.
 /// Opening a store with another version fails with a message, never a guess.
@@ -36,6 +41,9 @@ pub struct ObjectRecord {
     pub modified_ns: u64,
     pub meta: ObjectMeta,
     pub checksums: Checksums,
+    /// For a multipart object with a checksum: each part's checksum in the object's algorithm,
+    /// in order (returned by `partNumber=` reads).
+    pub part_checksums: Option<Vec<Checksums>>,
     /// The object's bytes, in order. One segment for a PUT, one per part for a multipart object.
     pub segments: Vec<Segment>,
     pub multipart: bool,
@@ -47,7 +55,7 @@ pub struct UploadRecord {
     pub key: String,
     pub initiated_ns: u64,
     pub meta: ObjectMeta,
-    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum: Option<UploadChecksum>,
     pub tags: Vec<(String, String)>,
 }
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Checksums;
+use crate::digest::{ChecksumAlgorithm, Checksums};
 
 /// System metadata and user metadata stored with an object, returned verbatim on GET/HEAD.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,9 @@ pub struct ObjectInfo {
     pub checksums: Checksums,
     /// For a multipart object: the size of each part, in order (used by `partNumber=` reads).
     pub part_sizes: Option<Vec<u64>>,
+    /// For a multipart object with a checksum: each part's checksum in the object's algorithm,
+    /// in order (returned by `partNumber=` reads of COMPOSITE objects).
+    pub part_checksums: Option<Vec<Checksums>>,
     pub tags: Vec<(String, String)>,
 }
 
@@ -49,6 +52,12 @@ impl ObjectInfo {
                 Some((start, start + sizes.get(idx)?))
             }
         }
+    }
+
+    /// The stored checksums of part `n` (1-based) of a multipart object, if it has them.
+    pub fn part_checksums(&self, n: u32) -> Option<&Checksums> {
+        let idx = usize::try_from(n).ok()?.checked_sub(1)?;
+        self.part_checksums.as_ref()?.get(idx)
     }
 
     /// Number of parts (1 for a non-multipart object).
@@ -93,6 +102,17 @@ pub struct ListPage {
     pub next_marker: Option<String>,
 }
 
+/// The checksum a multipart upload forms for its object, as named at CreateMultipartUpload.
+/// Every part gets a checksum of `algorithm` (computed by the store if the client sent none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    /// `true`: FULL_OBJECT, the CRC of the whole object, combined from the parts' CRCs
+    /// (`algorithm` must be a CRC). `false`: COMPOSITE, `algorithm` over the parts' raw
+    /// checksums, `<base64>-<parts>`.
+    pub full_object: bool,
+}
+
 /// An in-progress multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadInfo {
@@ -100,8 +120,8 @@ pub struct UploadInfo {
     pub key: String,
     pub initiated: SystemTime,
     pub meta: ObjectMeta,
-    /// The checksum algorithm named at CreateMultipartUpload, if any.
-    pub checksum_algorithm: Option<crate::digest::ChecksumAlgorithm>,
+    /// The checksum named at CreateMultipartUpload, if any.
+    pub checksum: Option<UploadChecksum>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +142,16 @@ pub struct CompletePart {
     pub etag: String,
     /// Checksums the client claims for the part; each one given must match the stored part.
     pub checksums: Checksums,
+}
+
+/// What a CompleteMultipartUpload request claims about the whole object. Each claim given is
+/// checked against the listed parts inside the commit transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectClaims {
+    /// `x-amz-mp-object-size`: the sum of the listed parts' sizes.
+    pub size: Option<u64>,
+    /// The object's checksum: a FULL_OBJECT CRC, or a COMPOSITE value `<base64>-<parts>`.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
 #[derive(Debug, Clone, Default)]

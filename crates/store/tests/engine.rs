@@ -468,7 +468,10 @@ async fn multipart_complete_moves_parts_without_copying() {
             "big",
             ObjectMeta::default(),
             vec![],
-            Some(ChecksumAlgorithm::Crc32),
+            Some(UploadChecksum {
+                algorithm: ChecksumAlgorithm::Crc32,
+                full_object: false,
+            }),
         )
         .await
         .unwrap();
@@ -498,7 +501,14 @@ async fn multipart_complete_moves_parts_without_copying() {
     bad[1].etag = "\"ffff\"".into();
     assert!(matches!(
         store
-            .complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default())
+            .complete_upload(
+                "mpu",
+                "big",
+                &up.upload_id,
+                bad,
+                ObjectClaims::default(),
+                WriteCondition::default()
+            )
             .await,
         Err(StoreError::InvalidPart { part_number: 2, .. })
     ));
@@ -506,13 +516,27 @@ async fn multipart_complete_moves_parts_without_copying() {
     bad.swap(0, 1);
     assert!(matches!(
         store
-            .complete_upload("mpu", "big", &up.upload_id, bad, WriteCondition::default())
+            .complete_upload(
+                "mpu",
+                "big",
+                &up.upload_id,
+                bad,
+                ObjectClaims::default(),
+                WriteCondition::default()
+            )
             .await,
         Err(StoreError::InvalidPartOrder)
     ));
 
     let info = store
-        .complete_upload("mpu", "big", &up.upload_id, listed, WriteCondition::default())
+        .complete_upload(
+            "mpu",
+            "big",
+            &up.upload_id,
+            listed,
+            ObjectClaims::default(),
+            WriteCondition::default(),
+        )
         .await
         .unwrap();
     assert!(info.etag.ends_with("-3"), "{}", info.etag);
@@ -551,7 +575,14 @@ async fn entity_too_small_names_the_part() {
         });
     }
     let r = store
-        .complete_upload("mpu", "k", &up.upload_id, listed, WriteCondition::default())
+        .complete_upload(
+            "mpu",
+            "k",
+            &up.upload_id,
+            listed,
+            ObjectClaims::default(),
+            WriteCondition::default(),
+        )
         .await;
     assert!(
         matches!(
@@ -594,4 +625,253 @@ async fn restart_sweeps_temp_files_and_orphans() {
     );
     assert!(!orphan.exists());
     assert_eq!(get(&store, "swp", "keep").await, b"kept bytes");
+}
+
+fn checksum_of(a: ChecksumAlgorithm, data: &[u8]) -> String {
+    let mut h = digest::Hasher::new([a]);
+    h.update(data);
+    h.finish().checksums.get(a).unwrap().to_owned()
+}
+
+/// The COMPOSITE value of parts: `a` over their raw checksums, then `-N`.
+fn composite_of(a: ChecksumAlgorithm, parts: &[Vec<u8>]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw: Vec<u8> = parts
+        .iter()
+        .flat_map(|p| b64.decode(checksum_of(a, p)).unwrap())
+        .collect();
+    format!("{}-{}", checksum_of(a, &raw), parts.len())
+}
+
+/// Every kind of upload checksum, with and without claims at Complete: what the object gets
+/// (the algorithm, its value, COMPOSITE or not) or the error. Parts are staged without any
+/// algorithm unless the case says so: the store computes the upload's algorithm for each.
+#[tokio::test]
+async fn multipart_checksums_are_formed_and_claims_checked() {
+    use ChecksumAlgorithm::*;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_bucket("sums").await.unwrap();
+    let parts = [data(1, 100), data(2, 200), data(3, 5)];
+    let whole = parts.concat();
+    let comp = |algorithm| {
+        Some(UploadChecksum {
+            algorithm,
+            full_object: false,
+        })
+    };
+    let full = |algorithm| {
+        Some(UploadChecksum {
+            algorithm,
+            full_object: true,
+        })
+    };
+    let claim = |a, v: String| ObjectClaims {
+        size: None,
+        checksum: Some((a, v)),
+    };
+    let none = ObjectClaims::default();
+    #[derive(Debug, PartialEq, Eq)]
+    enum Want {
+        Nothing,
+        Composite(ChecksumAlgorithm, String),
+        Full(ChecksumAlgorithm, String),
+        BadDigest,
+        InvalidRequest,
+    }
+    type Case = (
+        &'static str,
+        Option<UploadChecksum>,
+        Vec<ChecksumAlgorithm>,
+        ObjectClaims,
+        Want,
+    );
+    let cases: Vec<Case> = vec![
+        ("no checksum", None, vec![], none.clone(), Want::Nothing),
+        (
+            "composite crc32",
+            comp(Crc32),
+            vec![],
+            none.clone(),
+            Want::Composite(Crc32, composite_of(Crc32, &parts)),
+        ),
+        (
+            "composite sha256, claimed",
+            comp(Sha256),
+            vec![Sha256],
+            claim(Sha256, composite_of(Sha256, &parts)),
+            Want::Composite(Sha256, composite_of(Sha256, &parts)),
+        ),
+        (
+            "composite crc32c, wrong claim",
+            comp(Crc32c),
+            vec![],
+            claim(Crc32c, composite_of(Crc32c, &parts[..2])),
+            Want::BadDigest,
+        ),
+        (
+            "composite sha1, other algorithm claimed",
+            comp(Sha1),
+            vec![],
+            claim(Sha256, composite_of(Sha256, &parts)),
+            Want::InvalidRequest,
+        ),
+        (
+            "composite crc32, full-object claim",
+            comp(Crc32),
+            vec![],
+            claim(Crc32, checksum_of(Crc32, &whole)),
+            Want::InvalidRequest,
+        ),
+        (
+            "full-object crc32c",
+            full(Crc32c),
+            vec![],
+            none.clone(),
+            Want::Full(Crc32c, checksum_of(Crc32c, &whole)),
+        ),
+        (
+            "full-object crc64nvme, claimed",
+            full(Crc64Nvme),
+            vec![Crc64Nvme, Sha1],
+            claim(Crc64Nvme, checksum_of(Crc64Nvme, &whole)),
+            Want::Full(Crc64Nvme, checksum_of(Crc64Nvme, &whole)),
+        ),
+        (
+            "full-object crc32, wrong claim",
+            full(Crc32),
+            vec![],
+            claim(Crc32, checksum_of(Crc32, b"other bytes")),
+            Want::BadDigest,
+        ),
+        (
+            "full-object crc32, composite claim",
+            full(Crc32),
+            vec![],
+            claim(Crc32, composite_of(Crc32, &parts)),
+            Want::InvalidRequest,
+        ),
+        (
+            "no upload checksum, full-object claim over part crcs",
+            None,
+            vec![Crc32],
+            claim(Crc32, checksum_of(Crc32, &whole)),
+            Want::Full(Crc32, checksum_of(Crc32, &whole)),
+        ),
+        (
+            "no upload checksum, parts without the claimed crc",
+            None,
+            vec![],
+            claim(Crc32, checksum_of(Crc32, &whole)),
+            Want::InvalidRequest,
+        ),
+        (
+            "no upload checksum, sha256 full-object claim",
+            None,
+            vec![Sha256],
+            claim(Sha256, checksum_of(Sha256, &whole)),
+            Want::InvalidRequest,
+        ),
+        (
+            "no upload checksum, composite claim",
+            None,
+            vec![Crc32],
+            claim(Crc32, composite_of(Crc32, &parts)),
+            Want::InvalidRequest,
+        ),
+        (
+            "size claimed right",
+            None,
+            vec![],
+            ObjectClaims {
+                size: Some(305),
+                checksum: None,
+            },
+            Want::Nothing,
+        ),
+        (
+            "size claimed wrong",
+            full(Crc32),
+            vec![],
+            ObjectClaims {
+                size: Some(304),
+                checksum: None,
+            },
+            Want::InvalidRequest,
+        ),
+    ];
+    for (name, kind, staged_with, claims, want) in cases {
+        let up = store
+            .create_upload("sums", name, ObjectMeta::default(), vec![], kind)
+            .await
+            .unwrap();
+        assert_eq!(up.checksum, kind, "{name}");
+        let mut listed = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let n = i as u32 + 1;
+            let staged = store.stage(body(p), staged_with.clone()).await.unwrap();
+            let info = store.put_part("sums", name, &up.upload_id, n, staged).await.unwrap();
+            if let Some(k) = kind {
+                assert_eq!(
+                    info.checksums.get(k.algorithm),
+                    Some(checksum_of(k.algorithm, p).as_str()),
+                    "{name}: every part has the upload's checksum"
+                );
+            }
+            listed.push(CompletePart {
+                part_number: n,
+                etag: info.etag,
+                checksums: Checksums::default(),
+            });
+        }
+        let r = store
+            .complete_upload("sums", name, &up.upload_id, listed, claims, WriteCondition::default())
+            .await;
+        let got = match r {
+            Ok(info) => {
+                assert_eq!(
+                    store.head_object("sums", name).unwrap().checksums,
+                    info.checksums,
+                    "{name}: stored"
+                );
+                match info.checksums.algorithms().next() {
+                    Some(a) => {
+                        let per_part: Vec<Option<String>> = info
+                            .part_checksums
+                            .iter()
+                            .flatten()
+                            .map(|c| c.get(a).map(str::to_owned))
+                            .collect();
+                        let want: Vec<Option<String>> = parts.iter().map(|p| Some(checksum_of(a, p))).collect();
+                        assert_eq!(per_part, want, "{name}: each part's checksum is kept");
+                        assert_eq!(info.part_checksums(2).and_then(|c| c.get(a)), want[1].as_deref());
+                    }
+                    None => assert_eq!(info.part_checksums, None, "{name}"),
+                }
+                let c = info.checksums;
+                match c.algorithms().next() {
+                    None => Want::Nothing,
+                    Some(a) if c.composite_parts == Some(3) => Want::Composite(a, c.get(a).unwrap().to_owned()),
+                    Some(a) if c.composite_parts.is_none() => Want::Full(a, c.get(a).unwrap().to_owned()),
+                    Some(_) => panic!("{name}: {c:?}"),
+                }
+            }
+            Err(StoreError::BadDigest { .. }) => Want::BadDigest,
+            Err(StoreError::InvalidRequest(_)) => Want::InvalidRequest,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let refused = matches!(want, Want::BadDigest | Want::InvalidRequest);
+        assert_eq!(got, want, "{name}");
+        if refused {
+            assert!(
+                store.get_upload("sums", name, &up.upload_id).is_ok(),
+                "{name}: a refused Complete leaves the upload"
+            );
+        }
+    }
+    let sha_full = store
+        .create_upload("sums", "x", ObjectMeta::default(), vec![], full(Sha1))
+        .await;
+    assert!(matches!(sha_full, Err(StoreError::InvalidRequest(_))), "{sha_full:?}");
 }
