@@ -132,6 +132,7 @@ impl S3Front {
             }
             return resp;
         }
+        let head = parts.method == http::Method::HEAD;
         let result = self
             .service
             .call(http::Request::from_parts(parts, s3s::Body::http_body(body)))
@@ -141,6 +142,14 @@ impl S3Front {
         let mut resp = match result {
             Ok(resp) => {
                 let (mut parts, body) = resp.into_parts();
+                if head
+                    && parts.status == http::StatusCode::OK
+                    && parts.headers.contains_key(http::header::CONTENT_RANGE)
+                {
+                    // s3s drops the status a HeadObject handler sets; a HEAD of a Range or of a
+                    // part of a multipart object is a 206, as its GET (and S3) answers.
+                    parts.status = http::StatusCode::PARTIAL_CONTENT;
+                }
                 let body = if parts.status == http::StatusCode::NOT_MODIFIED {
                     // A 304 has no body (RFC 9110 §15.4.5); s3s gives it the XML of the error.
                     full_body(Bytes::new())

@@ -171,6 +171,8 @@ pub(crate) async fn head(edge: &Edge, req: S3Request<HeadObjectInput>) -> ApiRes
     if let Some(e) = meta::expires_header(&info.meta) {
         resp.headers.insert(http::header::EXPIRES, e);
     }
+    // s3s ignores this status for HeadObject; `S3Front::handle` turns a HEAD answer that has a
+    // Content-Range into a 206. Kept so the handler says what it means.
     if sel.partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
     }

@@ -500,3 +500,68 @@ async fn signatures_for_another_region_are_refused() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("LocationConstraint"), "{}", r.text());
 }
+
+/// S3 returns `x-amz-checksum-*` (and `x-amz-checksum-type`) on GetObject and HeadObject only
+/// when the request says `x-amz-checksum-mode: ENABLED`.
+#[tokio::test]
+async fn read_checksums_only_with_checksum_mode_enabled() {
+    let s = start().await;
+    let mut c = Conn::open(&s).await;
+    assert_eq!(c.send(Req::new("PUT", "/bkt")).await.status, 200);
+    // CRC32 of "hello world".
+    let put = c
+        .send(
+            Req::new("PUT", "/bkt/k")
+                .header("x-amz-checksum-crc32", "DUoRhQ==")
+                .body(b"hello world"),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(
+        put.header("x-amz-checksum-crc32"),
+        Some("DUoRhQ=="),
+        "PutObject echoes it"
+    );
+    let checksum_headers = |r: &Resp| {
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.starts_with("x-amz-checksum"))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+    };
+    for method in ["GET", "HEAD"] {
+        let r = c.send(Req::new(method, "/bkt/k")).await;
+        assert_eq!(r.status, 200, "{method}");
+        assert_eq!(
+            checksum_headers(&r),
+            Vec::<String>::new(),
+            "{method} without checksum mode"
+        );
+        let r = c
+            .send(Req::new(method, "/bkt/k").header("x-amz-checksum-mode", "ENABLED"))
+            .await;
+        assert_eq!(
+            checksum_headers(&r),
+            ["x-amz-checksum-crc32: DUoRhQ==", "x-amz-checksum-type: FULL_OBJECT"],
+            "{method} with checksum mode"
+        );
+        let r = c
+            .send(Req::new(method, "/bkt/k?partNumber=1").header("x-amz-checksum-mode", "ENABLED"))
+            .await;
+        assert_eq!(r.status, 200, "{method} part 1 of a single-part object is the object");
+        assert_eq!(checksum_headers(&r).len(), 2, "{method} part 1 with checksum mode");
+        let r = c
+            .send(
+                Req::new(method, "/bkt/k")
+                    .header("x-amz-checksum-mode", "ENABLED")
+                    .header("range", "bytes=0-4"),
+            )
+            .await;
+        assert_eq!(r.status, 206, "{method}");
+        assert_eq!(
+            checksum_headers(&r),
+            Vec::<String>::new(),
+            "{method} of a range: no checksum covers it"
+        );
+    }
+}
