@@ -421,3 +421,32 @@ def test_composite_checksum_type_is_reported(s3, bucket):
         assert got["ChecksumSHA256"] == want, n
         assert got["Body"].read() == data
         assert "ChecksumSHA256" not in s3.head_object(Bucket=bucket, Key="comp", PartNumber=n)
+
+
+def test_list_multipart_uploads_pages_with_a_delimiter(s3, bucket):
+    """Pages of one entry each (an upload or a common prefix), walked with the markers
+    ListMultipartUploads returns; one key's uploads come in initiation order."""
+    made = []
+    for key in ("a/1", "a/2", "b", "b", "b", "c/x/y", "d"):
+        made.append((key, s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]))
+    seen = []
+    kw = {}
+    for _ in range(20):
+        resp = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", MaxUploads=1, **kw)
+        seen += [f"[{p['Prefix']}]" for p in resp.get("CommonPrefixes", [])]
+        seen += [f"{u['Key']}:{u['UploadId']}" for u in resp.get("Uploads", [])]
+        if not resp["IsTruncated"]:
+            break
+        kw = {"KeyMarker": resp["NextKeyMarker"]}
+        if resp.get("NextUploadIdMarker"):
+            kw["UploadIdMarker"] = resp["NextUploadIdMarker"]
+    bs = [f"b:{u}" for k, u in made if k == "b"]
+    assert seen == ["[a/]", *bs, "[c/]", f"d:{made[-1][1]}"]
+    # the three uploads of "b", in the order they were created
+    resp = s3.list_multipart_uploads(Bucket=bucket, Prefix="b")
+    assert [u["UploadId"] for u in resp["Uploads"]] == [u for k, u in made if k == "b"]
+    times = [u["Initiated"] for u in resp["Uploads"]]
+    assert times == sorted(times)
+    for key, uid in made:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)
+

@@ -607,3 +607,16 @@ def test_invalid_tagging(s3, bucket):
             {"Key": "dup", "Value": "1"}, {"Key": "dup", "Value": "2"}]})
     assert client_error(e) == ("InvalidTag", 400)
     assert tagset(s3.get_object_tagging(Bucket=bucket, Key="t")) == {"keep": "me"}
+
+
+def test_delete_objects_with_etags(s3, bucket):
+    """The <ETag> of an <Object> in DeleteObjects is an If-Match for that key."""
+    etags = {k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode())["ETag"] for k in ("a", "b", "c")}
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "a", "ETag": etags["a"]},
+        {"Key": "b", "ETag": '"0123456789abcdef0123456789abcdef"'},
+        {"Key": "c"},
+    ]})
+    assert sorted(d["Key"] for d in out["Deleted"]) == ["a", "c"]
+    assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("b", "PreconditionFailed")]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["b"]

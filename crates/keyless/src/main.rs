@@ -11,8 +11,11 @@ mod cli;
 mod config;
 mod credentials;
 mod health;
+mod identity;
 mod logging;
+mod quickstart;
 mod server;
+mod session_keys;
 mod start;
 mod tls;
 

@@ -166,8 +166,14 @@ impl Connection {
     async fn serve(&self, stream: TcpStream, peer: SocketAddr, watcher: Watcher) {
         let _ = stream.set_nodelay(true);
         let app = self.app.clone();
-        let service = service_fn(move |req| {
+        // Policies see the peer's address (aws:SourceIp) and whether TLS carried the request.
+        let client = keyless_s3::ClientInfo {
+            peer: Some(peer.ip().to_canonical()),
+            secure: self.tls.is_some(),
+        };
+        let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             let app = app.clone();
+            req.extensions_mut().insert(client);
             async move { Ok::<_, Infallible>(app.handle(req).await) }
         });
         let result = match &self.tls {

@@ -69,6 +69,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    // Nothing configured at all (no identity:, no root credentials): the developer quick-start.
+    let quickstart = if config.identity.is_none() && !matches!(root.source, CredentialSource::Configured { .. }) {
+        let data_dir = config.data_dir.clone();
+        Some(tokio::task::spawn_blocking(move || crate::quickstart::prepare(&data_dir)).await??)
+    } else {
+        None
+    };
+    let identity_config = config
+        .identity
+        .as_ref()
+        .or(quickstart.as_ref().map(|q| &q.identity));
+    let (identity, _refreshers) = match identity_config {
+        Some(id) => {
+            let (identity, refreshers) = crate::identity::build(id, &config.data_dir).await?;
+            (Some(identity), Some(refreshers))
+        }
+        None => (None, None),
+    };
+    let _token_writer = match &quickstart {
+        Some(q) => Some(AbortOnDrop(q.start(&store).await?)),
+        None => None,
+    };
+
     let shutdown = shutdown_signal()?;
     let listener = server::bind(&config.listen).await?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
@@ -81,6 +104,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         root: &root,
     };
     banner.print();
+    if let Some(q) = &quickstart {
+        q.announce(&banner.endpoint(), &config.s3.region)?;
+    }
     tracing::info!(address = %bound, https = tls.is_some(), "listening");
 
     if let Some(tls) = &tls {
@@ -93,6 +119,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             root_secret_key: root.secret_key.expose().to_owned(),
             region: config.s3.region.clone(),
             virtual_host_domains: config.s3.domains.clone(),
+            identity,
         },
     );
     let app = Arc::new(App::new(store, front, config.s3.domains.clone()));
@@ -121,4 +148,13 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("received Ctrl-C");
     })
+}
+
+/// Stops a background task when dropped (the quick-start's token writer stops with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -47,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            identity: None,
         },
     );
 

@@ -29,9 +29,12 @@ use crate::error::ApiError;
 use crate::percent;
 
 /// The credentials the server accepts.
+#[derive(Clone)]
 pub(crate) struct KeyRing {
     root_access_key: String,
     root_secret_key: SecretKey,
+    /// When identity is configured: the server keys that temporary (`ASIA…`) secrets derive from.
+    sessions: Option<std::sync::Arc<keyless_identity::session::SessionKeys>>,
 }
 
 impl KeyRing {
@@ -39,7 +42,14 @@ impl KeyRing {
         Self {
             root_access_key: root_access_key.to_owned(),
             root_secret_key: SecretKey::from(root_secret_key),
+            sessions: None,
         }
+    }
+
+    /// Also accepts temporary credentials minted with `keys` (see `identity::session_secret`).
+    pub(crate) fn with_sessions(mut self, keys: std::sync::Arc<keyless_identity::session::SessionKeys>) -> Self {
+        self.sessions = Some(keys);
+        self
     }
 
     /// The secret of `access_key`. The comparison takes the same time wherever the ids differ.
@@ -52,6 +62,11 @@ impl KeyRing {
 #[async_trait::async_trait]
 impl S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if let Some(keys) = &self.sessions
+            && keyless_identity::session::is_temporary_access_key_id(access_key)
+        {
+            return crate::identity::session_secret(keys, access_key);
+        }
         self.secret_for(access_key)
             .ok_or_else(|| ApiError::InvalidAccessKeyId.into())
     }
@@ -139,6 +154,7 @@ pub(crate) fn signature_of(headers: &HeaderMap, uri: &Uri) -> Signature {
 /// the client signed. `vhost_bucket` is the bucket the `Host` header names, if any: a
 /// virtual-host request's path is a key and is left alone.
 pub(crate) fn canonical_v2_path(parts: &mut http::request::Parts, vhost_bucket: bool) {
+    lift_v2_security_token(parts);
     if vhost_bucket
         || !matches!(
             signature_of(&parts.headers, &parts.uri),
@@ -160,6 +176,27 @@ pub(crate) fn canonical_v2_path(parts: &mut http::request::Parts, vhost_bucket: 
     uri.path_and_query = path_and_query.parse().ok();
     if let Ok(u) = Uri::from_parts(uri) {
         parts.uri = u;
+    }
+}
+
+/// A SigV2 presigned URL made with temporary credentials carries `x-amz-security-token` in its
+/// query, but its string to sign lists it among the `x-amz-*` headers (botocore's
+/// `HmacV1QueryAuth`, as S3 expects). `s3s` builds that list from headers only, so the token is
+/// copied into the header it stands for; a header already present wins.
+fn lift_v2_security_token(parts: &mut http::request::Parts) {
+    if parts.headers.contains_key("x-amz-security-token")
+        || signature_of(&parts.headers, &parts.uri) != Signature::PresignedV2
+    {
+        return;
+    }
+    let token = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"))
+            .and_then(|(_, v)| percent::decode_form_component(v).ok())
+    });
+    if let Some(v) = token.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+        parts.headers.insert("x-amz-security-token", v);
     }
 }
 

@@ -18,14 +18,18 @@ mod checksum;
 mod connection;
 mod error;
 mod host;
+mod identity;
+mod lenient;
 mod list;
 mod meta;
 mod multipart;
 mod object;
 mod percent;
+mod policy;
 mod precondition;
 mod range;
 mod service;
+mod sts;
 mod tagging;
 
 use std::sync::Arc;
@@ -35,6 +39,8 @@ use http_body_util::BodyExt as _;
 use keyless_store::Store;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
+
+pub use identity::{ClientInfo, Identity};
 
 /// The response body type of every keyless HTTP response.
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -61,6 +67,9 @@ pub struct FrontOptions {
     pub region: String,
     /// Domains for virtual-host-style addressing: `bucket.<domain>` names a bucket.
     pub virtual_host_domains: Vec<String>,
+    /// Issuers, roles and session keys: STS on this port and temporary credentials. `None`: only
+    /// the root credentials sign, and STS calls are answered with an error.
+    pub identity: Option<Identity>,
 }
 
 impl std::fmt::Debug for FrontOptions {
@@ -71,6 +80,7 @@ impl std::fmt::Debug for FrontOptions {
             .field("root_secret_key", &"[redacted]")
             .field("region", &self.region)
             .field("virtual_host_domains", &self.virtual_host_domains)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -80,6 +90,8 @@ impl std::fmt::Debug for FrontOptions {
 pub struct S3Front {
     service: S3Service,
     vhosts: Option<host::VirtualHosts>,
+    /// The same credentials `s3s` verifies with, for `lenient::relax`.
+    keyring: auth::KeyRing,
 }
 
 impl S3Front {
@@ -93,10 +105,16 @@ impl S3Front {
             store,
             region: region.clone(),
         });
-        b.set_auth(auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key));
-        b.set_access(auth::Gate::new(&region));
+        let mut keyring = auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key);
+        if let Some(id) = &opts.identity {
+            keyring = keyring.with_sessions(id.keys.clone());
+        }
+        b.set_auth(keyring.clone());
+        let roles = opts.identity.as_ref().map(|id| id.roles.clone());
+        b.set_access(policy::Access::new(auth::Gate::new(&region), roles));
         let vhosts =
             (!opts.virtual_host_domains.is_empty()).then(|| host::VirtualHosts::new(&opts.virtual_host_domains));
+        b.set_route(sts::StsRoute::new(opts.identity.clone(), vhosts.clone()));
         if let Some(v) = &vhosts {
             b.set_host(v.clone());
         }
@@ -106,6 +124,7 @@ impl S3Front {
         Self {
             service: b.build(),
             vhosts,
+            keyring,
         }
     }
 
@@ -123,6 +142,12 @@ impl S3Front {
             host.or(parts.uri.host()).and_then(|h| v.bucket_of(h)).is_some()
         });
         auth::canonical_v2_path(&mut parts, vhost_bucket);
+        // s3s answers 400 for a malformed Range, an unparsable If-(Un)Modified-Since and an
+        // Expires that is not a date; S3 ignores the first two and stores Expires as sent. Those
+        // headers are taken out here, before s3s parses them (see `lenient`).
+        lenient::relax(&mut parts, &self.keyring).await;
+        let sts_call = sts::is_sts(&parts.method, &parts.uri, &parts.headers, vhost_bucket);
+        let scope = identity::RequestScope::of(&parts);
         let (body, leftover) = connection::share(body);
         if let Some(mut resp) = refused {
             drop(body);
@@ -133,9 +158,11 @@ impl S3Front {
             return resp;
         }
         let head = parts.method == http::Method::HEAD;
-        let result = self
-            .service
-            .call(http::Request::from_parts(parts, s3s::Body::http_body(body)))
+        let result = scope
+            .run(
+                self.service
+                    .call(http::Request::from_parts(parts, s3s::Body::http_body(body))),
+            )
             .await;
         // Over HTTP/2 an early answer only resets its stream; there is no connection to keep.
         let reusable = !http1 || leftover.settle(expect_continue).await;
@@ -172,6 +199,9 @@ impl S3Front {
                 internal_error()
             }
         };
+        if sts_call {
+            resp = sts::restyle_error(resp).await;
+        }
         if !reusable {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
@@ -259,6 +289,7 @@ mod tests {
             root_secret_key: "very-secret-value".into(),
             region: "us-east-1".into(),
             virtual_host_domains: vec![],
+            identity: None,
         };
         let s = format!("{o:?}");
         assert!(s.contains("ROOT") && !s.contains("very-secret-value"), "{s}");

@@ -10,9 +10,7 @@
 //! and what the request claims about the whole object (its size and checksum), all checked
 //! inside the commit.
 
-use keyless_store::{
-    ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, ObjectClaims, UploadChecksum, UploadInfo,
-};
+use keyless_store::{ChecksumAlgorithm, Checksums, CompletePart, ListUploadsQuery, ObjectClaims, UploadChecksum};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumType, CommonPrefix, CompleteMultipartUploadInput,
     CompleteMultipartUploadOutput, CompletedPart, CopyPartResult, CreateMultipartUploadInput,
@@ -369,43 +367,6 @@ pub(crate) async fn list_parts(edge: &Edge, req: S3Request<ListPartsInput>) -> A
     }))
 }
 
-/// One entry of a ListMultipartUploads page: an upload, or a group of keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum UploadEntry {
-    Upload(usize),
-    Prefix(String),
-}
-
-/// Groups uploads (sorted by key, then initiation) under `delimiter`, as S3 does, and cuts
-/// the page at `max` entries. `key_marker` is skipped when it names a group already returned.
-fn group_uploads(
-    uploads: &[UploadInfo],
-    prefix: &str,
-    delim: &str,
-    key_marker: Option<&str>,
-    max: usize,
-) -> (Vec<UploadEntry>, bool) {
-    let mut out: Vec<UploadEntry> = Vec::new();
-    for (idx, u) in uploads.iter().enumerate() {
-        let rest = u.key.get(prefix.len()..).unwrap_or_default();
-        let entry = match rest.find(delim) {
-            Some(pos) => {
-                let cp = &u.key[..prefix.len() + pos + delim.len()];
-                if key_marker == Some(cp) || matches!(out.last(), Some(UploadEntry::Prefix(p)) if p == cp) {
-                    continue;
-                }
-                UploadEntry::Prefix(cp.to_owned())
-            }
-            None => UploadEntry::Upload(idx),
-        };
-        if out.len() == max {
-            return (out, true);
-        }
-        out.push(entry);
-    }
-    (out, false)
-}
-
 pub(crate) async fn list_uploads(
     edge: &Edge,
     req: S3Request<ListMultipartUploadsInput>,
@@ -423,71 +384,47 @@ pub(crate) async fn list_uploads(
     };
     let q = ListUploadsQuery {
         prefix: prefix.clone(),
+        delimiter: delim.clone(),
         key_marker: key_marker.clone(),
         upload_id_marker: upload_id_marker.clone(),
-        // With a delimiter, groups are formed here, over every upload after the markers.
-        max_uploads: if delim.is_some() { usize::MAX } else { max },
+        max_uploads: max,
     };
     let page = edge.store.list_uploads(&i.bucket, &q)?;
     let owner = edge.owner();
-    let entry = |u: &UploadInfo| MultipartUpload {
-        checksum_algorithm: u.checksum.map(|c| wire_algorithm(c.algorithm)),
-        checksum_type: u.checksum.map(wire_type),
-        initiated: Some(u.initiated.into()),
-        initiator: Some(Initiator {
-            id: owner.id.clone(),
-            display_name: owner.display_name.clone(),
-        }),
-        key: Some(enc.apply(&u.key)),
-        owner: Some(owner.clone()),
-        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
-        upload_id: Some(u.upload_id.clone()),
-    };
-
-    let (uploads, prefixes, truncated, next_key, next_id) = match &delim {
-        None => {
-            let uploads: Vec<MultipartUpload> = page.uploads.iter().map(entry).collect();
-            (
-                uploads,
-                Vec::new(),
-                page.is_truncated,
-                page.next_key_marker,
-                page.next_upload_id_marker,
-            )
-        }
-        Some(d) => {
-            let (entries, truncated) = group_uploads(&page.uploads, &prefix, d, key_marker.as_deref(), max);
-            let (next_key, next_id) = match entries.last() {
-                Some(UploadEntry::Upload(idx)) if truncated => (
-                    Some(page.uploads[*idx].key.clone()),
-                    Some(page.uploads[*idx].upload_id.clone()),
-                ),
-                Some(UploadEntry::Prefix(p)) if truncated => (Some(p.clone()), None),
-                _ => (None, None),
-            };
-            let mut uploads = Vec::new();
-            let mut prefixes = Vec::new();
-            for e in entries {
-                match e {
-                    UploadEntry::Upload(idx) => uploads.push(entry(&page.uploads[idx])),
-                    UploadEntry::Prefix(p) => prefixes.push(CommonPrefix {
-                        prefix: Some(enc.apply(&p)),
-                    }),
-                }
-            }
-            (uploads, prefixes, truncated, next_key, next_id)
-        }
-    };
+    let uploads: Vec<MultipartUpload> = page
+        .uploads
+        .iter()
+        .map(|u| MultipartUpload {
+            checksum_algorithm: u.checksum.map(|c| wire_algorithm(c.algorithm)),
+            checksum_type: u.checksum.map(wire_type),
+            initiated: Some(u.initiated.into()),
+            initiator: Some(Initiator {
+                id: owner.id.clone(),
+                display_name: owner.display_name.clone(),
+            }),
+            key: Some(enc.apply(&u.key)),
+            owner: Some(owner.clone()),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            upload_id: Some(u.upload_id.clone()),
+        })
+        .collect();
+    let prefixes: Vec<CommonPrefix> = page
+        .common_prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc.apply(p)),
+        })
+        .collect();
     Ok(S3Response::new(ListMultipartUploadsOutput {
         bucket: Some(i.bucket.clone()),
         common_prefixes: (!prefixes.is_empty()).then_some(prefixes),
         delimiter: delim.as_deref().map(|d| enc.apply(d)),
         encoding_type: enc.echo(),
-        is_truncated: Some(truncated),
+        is_truncated: Some(page.is_truncated),
         key_marker: Some(key_marker.as_deref().map(|m| enc.apply(m)).unwrap_or_default()),
         max_uploads: Some(max as i32),
-        next_key_marker: next_key.map(|k| enc.apply(&k)),
-        next_upload_id_marker: next_id,
+        next_key_marker: page.next_key_marker.map(|k| enc.apply(&k)),
+        next_upload_id_marker: page.next_upload_id_marker,
         prefix: Some(enc.apply(&prefix)),
         upload_id_marker: Some(upload_id_marker.unwrap_or_default()),
         uploads: Some(uploads),
@@ -498,7 +435,6 @@ pub(crate) async fn list_uploads(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     #[test]
     fn part_numbers() {
@@ -580,47 +516,6 @@ mod tests {
         assert_eq!(
             ok.iter().map(|p| (p.part_number, p.etag.as_str())).collect::<Vec<_>>(),
             vec![(1, "a"), (2, "b")]
-        );
-    }
-
-    fn upload(key: &str) -> UploadInfo {
-        UploadInfo {
-            upload_id: format!("id-{key}"),
-            key: key.into(),
-            initiated: SystemTime::UNIX_EPOCH,
-            meta: Default::default(),
-            checksum: None,
-        }
-    }
-
-    #[test]
-    fn uploads_group_under_a_delimiter() {
-        let ups: Vec<UploadInfo> = ["a/1", "a/2", "b", "c/x/y", "d"].into_iter().map(upload).collect();
-        let show = |(entries, truncated): (Vec<UploadEntry>, bool)| {
-            let v: Vec<String> = entries
-                .into_iter()
-                .map(|e| match e {
-                    UploadEntry::Upload(i) => ups[i].key.clone(),
-                    UploadEntry::Prefix(p) => format!("[{p}]"),
-                })
-                .collect();
-            (v.join(" "), truncated)
-        };
-        assert_eq!(
-            show(group_uploads(&ups, "", "/", None, 1000)),
-            ("[a/] b [c/] d".into(), false)
-        );
-        assert_eq!(show(group_uploads(&ups, "", "/", None, 2)), ("[a/] b".into(), true));
-        assert_eq!(
-            show(group_uploads(&ups, "", "/", Some("a/"), 1000)),
-            ("b [c/] d".into(), false)
-        );
-        assert_eq!(show(group_uploads(&ups, "", "/", None, 0)), ("".into(), true));
-        let under_c: Vec<UploadInfo> = ["c/x/y", "c/z"].into_iter().map(upload).collect();
-        let (entries, _) = group_uploads(&under_c, "c/", "/", None, 1000);
-        assert_eq!(
-            entries,
-            vec![UploadEntry::Prefix("c/x/".into()), UploadEntry::Upload(1)]
         );
     }
 }

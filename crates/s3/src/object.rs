@@ -437,32 +437,26 @@ pub(crate) async fn delete_many(
     }
     let quiet = i.delete.quiet == Some(true);
 
-    // Each key gets its own result, in the order the request listed them.
+    // Each key gets its own result, in the order the request listed them. The keys go to the
+    // store in one batch — one transaction — each with its own condition: the `<ETag>` of its
+    // `<Object>` element is an If-Match, checked inside that transaction.
     let mut results: Vec<(String, ApiResult<()>)> = Vec::with_capacity(objects.len());
-    let mut batch: Vec<(usize, String)> = Vec::new();
+    let mut batch: Vec<(usize, (String, WriteCondition))> = Vec::new();
     for o in objects {
         let r = require_null_version(o.version_id.as_deref());
-        if r.is_err() {
-            results.push((o.key.clone(), r));
-        } else if let Some(etag) = &o.e_tag {
-            // A conditional delete is checked inside its own commit.
+        if r.is_ok() {
             let cond = WriteCondition {
-                if_match: Some(etag.value().to_owned()),
+                if_match: o.e_tag.as_ref().map(|e| e.value().to_owned()),
                 if_none_match_star: false,
             };
-            match edge.store.delete_object(&i.bucket, &o.key, cond).await {
-                Err(e @ StoreError::NoSuchBucket(_)) => return Err(e.into()),
-                r => results.push((o.key.clone(), r.map(|_| ()).map_err(ApiError::from))),
-            }
-        } else {
-            batch.push((results.len(), o.key.clone()));
-            results.push((o.key.clone(), Ok(())));
+            batch.push((results.len(), (o.key.clone(), cond)));
         }
+        results.push((o.key.clone(), r));
     }
     if !batch.is_empty() {
-        let keys = batch.iter().map(|(_, k)| k.clone()).collect();
+        let (slots, keys): (Vec<usize>, Vec<(String, WriteCondition)>) = batch.into_iter().unzip();
         let done = edge.store.delete_objects(&i.bucket, keys).await?;
-        for ((slot, _), (_, r)) in batch.into_iter().zip(done) {
+        for (slot, (_, r)) in slots.into_iter().zip(done) {
             results[slot].1 = r.map_err(ApiError::from);
         }
     }

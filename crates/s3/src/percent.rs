@@ -29,12 +29,21 @@ pub(crate) enum DecodeError {
 
 /// Decodes one component of a form-encoded string: `+` is a space, `%XX` a byte.
 pub(crate) fn decode_form_component(s: &str) -> Result<String, DecodeError> {
+    decode(s, true)
+}
+
+/// Decodes a URI path: `%XX` is a byte, and `+` is itself.
+pub(crate) fn decode_path(s: &str) -> Result<String, DecodeError> {
+    decode(s, false)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> Result<String, DecodeError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).ok_or(DecodeError::BadEscape)?;
                 let hex = std::str::from_utf8(hex).map_err(|_| DecodeError::BadEscape)?;
@@ -96,6 +105,12 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(decode_form_component(input), want.map(str::to_owned), "{input:?}");
         }
+    }
+
+    #[test]
+    fn decode_path_keeps_plus() {
+        assert_eq!(decode_path("/b/a+b%2Bc%20d").unwrap(), "/b/a+b+c d");
+        assert_eq!(decode_path("%zz"), Err(DecodeError::BadEscape));
     }
 
     #[test]

@@ -52,6 +52,7 @@ async fn start() -> Server {
             root_secret_key: SK.into(),
             region: REGION.into(),
             virtual_host_domains: vec![],
+            identity: None,
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

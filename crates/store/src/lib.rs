@@ -39,8 +39,12 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// (bucket, key) -> ObjectRecord. Ordered by bucket, then key bytes: the listing index.
 pub(crate) const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
-/// (bucket, upload id) -> UploadRecord.
+/// (bucket, upload id) -> UploadRecord: an upload found by its id.
 pub(crate) const UPLOADS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("uploads");
+/// (bucket, key, upload id) -> (): the uploads in ListMultipartUploads order (upload ids begin
+/// with their initiation time, so one key's uploads sort by it). Written with `UPLOADS`, in the
+/// same transaction, always.
+pub(crate) const UPLOAD_KEYS: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("upload_keys");
 /// (upload id, part number) -> PartRecord.
 pub(crate) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 
@@ -124,7 +128,7 @@ fn object_info(key: &str, r: ObjectRecord) -> ObjectInfo {
     }
 }
 
-fn upload_info(upload_id: &str, r: UploadRecord) -> UploadInfo {
+pub(crate) fn upload_info(upload_id: &str, r: UploadRecord) -> UploadInfo {
     UploadInfo {
         upload_id: upload_id.to_owned(),
         key: r.key,
@@ -231,6 +235,7 @@ impl Store {
                 txn.open_table(BUCKETS).map_err(StoreError::db)?;
                 txn.open_table(OBJECTS).map_err(StoreError::db)?;
                 txn.open_table(UPLOADS).map_err(StoreError::db)?;
+                txn.open_table(UPLOAD_KEYS).map_err(StoreError::db)?;
                 txn.open_table(PARTS).map_err(StoreError::db)?;
             }
             txn.commit().map_err(StoreError::db)?;
@@ -487,8 +492,15 @@ impl Store {
             .await
     }
 
-    /// Deletes many keys in one transaction. Each key gets its own result.
-    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> StoreResult<Vec<(String, StoreResult<()>)>> {
+    /// Deletes many keys in one transaction (one commit, one fsync), each under its own
+    /// condition (`If-Match`, checked against the key's current record inside the transaction).
+    /// Each key gets its own result, in the order given; deleting a missing key succeeds
+    /// unless its condition needs it to exist. A key named twice sees the first deletion.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: Vec<(String, WriteCondition)>,
+    ) -> StoreResult<Vec<(String, StoreResult<()>)>> {
         let bucket = bucket.to_owned();
         self.inner
             .committer
@@ -496,11 +508,13 @@ impl Store {
                 require_bucket(txn, &bucket)?;
                 let mut t = txn.open_table(OBJECTS).map_err(StoreError::db)?;
                 let mut out = Vec::with_capacity(keys.len());
-                for key in keys {
+                for (key, cond) in keys {
                     let r = (|| {
                         validate_key(&key)?;
-                        if let Some(old) = t.remove((bucket.as_str(), key.as_str())).map_err(StoreError::db)? {
-                            let old: ObjectRecord = record::decode(old.value())?;
+                        let current = get_record::<_, ObjectRecord>(&t, (bucket.as_str(), key.as_str()))?;
+                        check_condition(&cond, current.as_ref())?;
+                        if let Some(old) = current {
+                            t.remove((bucket.as_str(), key.as_str())).map_err(StoreError::db)?;
                             eff.freed.extend(old.segments.iter().map(|s| s.blob));
                         }
                         Ok(())
@@ -561,10 +575,13 @@ impl Store {
             )));
         }
         let bucket = bucket.to_owned();
-        let upload_id = format!("{:032x}", rand::random::<u128>());
+        let initiated_ns = now_ns();
+        // 32 hex digits: the initiation time, then 64 random bits. Ids of one key sort by
+        // initiation time, which is S3's order of one key's uploads in ListMultipartUploads.
+        let upload_id = format!("{initiated_ns:016x}{:016x}", rand::random::<u64>());
         let rec = UploadRecord {
             key: key.to_owned(),
-            initiated_ns: now_ns(),
+            initiated_ns,
             meta,
             checksum,
             tags,
@@ -575,6 +592,10 @@ impl Store {
                 require_bucket(txn, &bucket)?;
                 let mut t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
                 t.insert((bucket.as_str(), upload_id.as_str()), record::encode(&rec).as_slice())
+                    .map_err(StoreError::db)?;
+                txn.open_table(UPLOAD_KEYS)
+                    .map_err(StoreError::db)?
+                    .insert((bucket.as_str(), rec.key.as_str(), upload_id.as_str()), ())
                     .map_err(StoreError::db)?;
                 Ok(upload_info(&upload_id, rec))
             })
@@ -684,44 +705,14 @@ impl Store {
         Ok(page)
     }
 
+    /// Lists a page of in-progress uploads over the ordered `(bucket, key, upload id)` index.
+    /// Cost is proportional to the page, not to the uploads in the bucket.
     pub fn list_uploads(&self, bucket: &str, q: &ListUploadsQuery) -> StoreResult<ListUploadsPage> {
         let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
         read_require_bucket(&txn, bucket)?;
-        let t = txn.open_table(UPLOADS).map_err(StoreError::db)?;
-        let mut all = Vec::new();
-        for e in t.range((bucket, "")..).map_err(StoreError::db)? {
-            let (k, v) = e.map_err(StoreError::db)?;
-            let (b, id) = k.value();
-            if b != bucket {
-                break;
-            }
-            let r: UploadRecord = record::decode(v.value())?;
-            if r.key.starts_with(&q.prefix) {
-                all.push(upload_info(id, r));
-            }
-        }
-        all.sort_by(|a, b| {
-            (a.key.as_str(), a.initiated, a.upload_id.as_str()).cmp(&(
-                b.key.as_str(),
-                b.initiated,
-                b.upload_id.as_str(),
-            ))
-        });
-        if let Some(km) = &q.key_marker {
-            all.retain(|u| match &q.upload_id_marker {
-                Some(um) if !um.is_empty() => u.key > *km || (u.key == *km && u.upload_id.as_str() > um.as_str()),
-                _ => u.key > *km,
-            });
-        }
-        let mut page = ListUploadsPage::default();
-        if all.len() > q.max_uploads {
-            all.truncate(q.max_uploads);
-            page.is_truncated = true;
-            page.next_key_marker = all.last().map(|u| u.key.clone());
-            page.next_upload_id_marker = all.last().map(|u| u.upload_id.clone());
-        }
-        page.uploads = all;
-        Ok(page)
+        let index = txn.open_table(UPLOAD_KEYS).map_err(StoreError::db)?;
+        let uploads = txn.open_table(UPLOADS).map_err(StoreError::db)?;
+        list::list_uploads(&index, &uploads, bucket, q)
     }
 
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
@@ -736,10 +727,7 @@ impl Store {
                     parts.remove((upload_id.as_str(), *n)).map_err(StoreError::db)?;
                     eff.freed.push(r.blob);
                 }
-                txn.open_table(UPLOADS)
-                    .map_err(StoreError::db)?
-                    .remove((bucket.as_str(), upload_id.as_str()))
-                    .map_err(StoreError::db)?;
+                remove_upload(txn, &bucket, &key, &upload_id)?;
                 Ok(())
             })
             .await
@@ -855,10 +843,7 @@ impl Store {
                         eff.freed.push(r.blob);
                     }
                 }
-                txn.open_table(UPLOADS)
-                    .map_err(StoreError::db)?
-                    .remove((bucket.as_str(), upload_id.as_str()))
-                    .map_err(StoreError::db)?;
+                remove_upload(txn, &bucket, &key, &upload_id)?;
                 objects
                     .insert((bucket.as_str(), key.as_str()), record::encode(&rec).as_slice())
                     .map_err(StoreError::db)?;
@@ -1001,6 +986,19 @@ fn require_upload(txn: &redb::WriteTransaction, bucket: &str, key: &str, upload_
     get_record::<_, UploadRecord>(&t, (bucket, upload_id))?
         .filter(|r| r.key == key)
         .ok_or(StoreError::NoSuchUpload)
+}
+
+/// Removes an upload's record and its index entry (its parts are the caller's).
+fn remove_upload(txn: &redb::WriteTransaction, bucket: &str, key: &str, upload_id: &str) -> StoreResult<()> {
+    txn.open_table(UPLOADS)
+        .map_err(StoreError::db)?
+        .remove((bucket, upload_id))
+        .map_err(StoreError::db)?;
+    txn.open_table(UPLOAD_KEYS)
+        .map_err(StoreError::db)?
+        .remove((bucket, key, upload_id))
+        .map_err(StoreError::db)?;
+    Ok(())
 }
 
 /// Start-up recovery: remove temp files, then every blob no record references.

@@ -154,19 +154,30 @@ pub struct ObjectClaims {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
+/// A ListMultipartUploads request over the ordered `(bucket, key, upload id)` index. Uploads
+/// come in key order, and for one key in initiation order (upload ids sort that way).
 #[derive(Debug, Clone, Default)]
 pub struct ListUploadsQuery {
     pub prefix: String,
+    /// `None` (or an empty string, which callers should map to `None`) means no grouping.
+    pub delimiter: Option<String>,
+    /// Start after this key: its uploads too, unless `upload_id_marker` is given.
     pub key_marker: Option<String>,
+    /// With `key_marker`: start after this upload of that key. Ignored without `key_marker`.
     pub upload_id_marker: Option<String>,
+    /// Uploads plus common prefixes per page; 0 returns an empty page.
     pub max_uploads: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ListUploadsPage {
     pub uploads: Vec<UploadInfo>,
+    /// The groups of keys that `delimiter` formed, in order.
+    pub common_prefixes: Vec<String>,
     pub is_truncated: bool,
+    /// When truncated: the last key (or common prefix) returned; continue with `key_marker`.
     pub next_key_marker: Option<String>,
+    /// When truncated after an upload: its id; continue with `upload_id_marker`.
     pub next_upload_id_marker: Option<String>,
 }
 

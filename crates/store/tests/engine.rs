@@ -875,3 +875,256 @@ async fn multipart_checksums_are_formed_and_claims_checked() {
         .await;
     assert!(matches!(sha_full, Err(StoreError::InvalidRequest(_))), "{sha_full:?}");
 }
+
+/// ListMultipartUploads over the `(bucket, key, upload id)` index, paged with the key and
+/// upload-id markers, against a naive model: every upload sorted by key, then initiation.
+#[tokio::test]
+async fn upload_listing_matches_a_naive_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_bucket("ups").await.unwrap();
+    store.create_bucket("ups-other").await.unwrap();
+    // Some keys have several uploads.
+    let keys = [
+        "a",
+        "a/",
+        "a/b",
+        "a/b",
+        "a/b/c",
+        "a/c",
+        "a//d",
+        "ab",
+        "b/1",
+        "b/1",
+        "b/1",
+        "b/2",
+        "b/3/x",
+        "cc1",
+        "photos/2024/jan/1.jpg",
+        "photos/2025/x.jpg",
+        "z\u{10FFFF}",
+        "z\u{10FFFF}/q",
+        "é/1",
+        "é/1",
+        "-",
+    ];
+    let mut all: Vec<(String, String, std::time::SystemTime)> = Vec::new();
+    for k in keys {
+        let up = store
+            .create_upload("ups", k, ObjectMeta::default(), vec![], None)
+            .await
+            .unwrap();
+        all.push((k.to_owned(), up.upload_id, up.initiated));
+    }
+    // Uploads of other buckets never show.
+    for k in ["a", "b/1", "zz"] {
+        store
+            .create_upload("ups-other", k, ObjectMeta::default(), vec![], None)
+            .await
+            .unwrap();
+    }
+    // S3's order: by key, then by initiation; upload ids sort that way.
+    let mut by_time = all.clone();
+    by_time.sort_by(|x, y| (&x.0, x.2).cmp(&(&y.0, y.2)));
+    all.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+    assert_eq!(
+        all.iter().map(|u| &u.1).collect::<Vec<_>>(),
+        by_time.iter().map(|u| &u.1).collect::<Vec<_>>()
+    );
+    let model = |prefix: &str, delim: Option<&str>| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (k, id, _) in all.iter().filter(|u| u.0.starts_with(prefix)) {
+            match delim.and_then(|d| k[prefix.len()..].find(d).map(|i| &k[..prefix.len() + i + d.len()])) {
+                Some(cp) => {
+                    let e = format!("P:{cp}");
+                    if out.last() != Some(&e) {
+                        out.push(e)
+                    }
+                }
+                None => out.push(format!("U:{k}:{id}")),
+            }
+        }
+        out
+    };
+    for prefix in ["", "a", "a/", "b/", "b/1", "photos/", "z", "é", "nothing"] {
+        for delim in [None, Some("/"), Some("b"), Some("//")] {
+            for max_uploads in [1, 2, 3, 1000] {
+                let mut got = Vec::new();
+                let (mut key_marker, mut upload_id_marker) = (None, None);
+                for _round in 0..100 {
+                    let q = ListUploadsQuery {
+                        prefix: prefix.into(),
+                        delimiter: delim.map(String::from),
+                        key_marker: key_marker.clone(),
+                        upload_id_marker: upload_id_marker.clone(),
+                        max_uploads,
+                    };
+                    let page = store.list_uploads("ups", &q).unwrap();
+                    assert!(page.uploads.len() + page.common_prefixes.len() <= max_uploads);
+                    let mut entries: Vec<(String, String)> = page
+                        .uploads
+                        .iter()
+                        .map(|u| (u.key.clone(), format!("U:{}:{}", u.key, u.upload_id)))
+                        .collect();
+                    entries.extend(page.common_prefixes.iter().map(|p| (p.clone(), format!("P:{p}"))));
+                    entries.sort();
+                    got.extend(entries.into_iter().map(|(_, e)| e));
+                    if !page.is_truncated {
+                        assert_eq!((page.next_key_marker, page.next_upload_id_marker), (None, None));
+                        break;
+                    }
+                    key_marker = Some(page.next_key_marker.expect("a truncated page has a key marker"));
+                    upload_id_marker = page.next_upload_id_marker;
+                }
+                assert_eq!(
+                    got,
+                    model(prefix, delim),
+                    "prefix={prefix:?} delim={delim:?} max_uploads={max_uploads}"
+                );
+            }
+        }
+    }
+
+    // The markers on their own: a key marker alone skips every upload of that key; an
+    // upload-id marker without a key marker is ignored.
+    let b1: Vec<&String> = all.iter().filter(|u| u.0 == "b/1").map(|u| &u.1).collect();
+    let page = |km: Option<&str>, um: Option<&str>| {
+        let q = ListUploadsQuery {
+            prefix: "b/".into(),
+            key_marker: km.map(String::from),
+            upload_id_marker: um.map(String::from),
+            max_uploads: 1000,
+            ..Default::default()
+        };
+        let p = store.list_uploads("ups", &q).unwrap();
+        p.uploads.iter().map(|u| u.key.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(page(Some("b/1"), None), ["b/2", "b/3/x"]);
+    assert_eq!(page(Some("b/1"), Some(b1[0])), ["b/1", "b/1", "b/2", "b/3/x"]);
+    assert_eq!(page(Some("b/1"), Some(b1[2])), ["b/2", "b/3/x"]);
+    assert_eq!(page(None, Some(b1[2])), ["b/1", "b/1", "b/1", "b/2", "b/3/x"]);
+    let zero = ListUploadsQuery {
+        max_uploads: 0,
+        ..Default::default()
+    };
+    assert!(store.list_uploads("ups", &zero).unwrap().uploads.is_empty());
+
+    // Complete and abort take an upload out of the index.
+    let (k, id, _) = &all[0];
+    store.abort_upload("ups", k, id).await.unwrap();
+    let q = ListUploadsQuery {
+        prefix: k.clone(),
+        max_uploads: 1000,
+        ..Default::default()
+    };
+    assert!(
+        store
+            .list_uploads("ups", &q)
+            .unwrap()
+            .uploads
+            .iter()
+            .all(|u| &u.upload_id != id)
+    );
+    let up = &all.iter().find(|u| u.0 == "cc1").unwrap().1;
+    let staged = store.stage(body(b"part"), vec![]).await.unwrap();
+    let p = store.put_part("ups", "cc1", up, 1, staged).await.unwrap();
+    let listed = vec![CompletePart {
+        part_number: 1,
+        etag: p.etag,
+        checksums: Checksums::default(),
+    }];
+    store
+        .complete_upload(
+            "ups",
+            "cc1",
+            up,
+            listed,
+            ObjectClaims::default(),
+            WriteCondition::default(),
+        )
+        .await
+        .unwrap();
+    let q = ListUploadsQuery {
+        prefix: "cc".into(),
+        max_uploads: 1000,
+        ..Default::default()
+    };
+    assert!(store.list_uploads("ups", &q).unwrap().uploads.is_empty());
+}
+
+/// DeleteObjects: many keys, each with its own If-Match, in one transaction; each key gets its
+/// own result and only the keys whose condition held are gone.
+#[tokio::test]
+async fn batch_deletes_are_conditional_per_key_and_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_bucket("del").await.unwrap();
+    let mut etags = std::collections::HashMap::new();
+    for k in ["a", "b", "c", "d"] {
+        etags.insert(k, put(&store, "del", k, k.as_bytes()).await.etag);
+    }
+    assert_eq!(blob_files(dir.path()), 4);
+    let if_match = |e: &str| WriteCondition {
+        if_match: Some(e.to_owned()),
+        if_none_match_star: false,
+    };
+    let none = WriteCondition::default;
+    #[derive(Debug, PartialEq, Eq)]
+    enum Want {
+        Ok,
+        PreconditionFailed,
+        NoSuchKey,
+        InvalidArgument,
+    }
+    let cases: Vec<(&str, WriteCondition, Want)> = vec![
+        ("a", none(), Want::Ok),
+        ("b", if_match(&format!("\"{}\"", etags["b"])), Want::Ok),
+        (
+            "c",
+            if_match("\"0123456789abcdef0123456789abcdef\""),
+            Want::PreconditionFailed,
+        ),
+        ("missing", none(), Want::Ok),
+        ("missing2", if_match("*"), Want::NoSuchKey),
+        ("d", if_match("*"), Want::Ok),
+        ("", none(), Want::InvalidArgument),
+        ("a", none(), Want::Ok),
+        ("a", if_match(&etags["a"]), Want::NoSuchKey),
+    ];
+    let (batches_before, _) = store.commit_stats();
+    let batch = cases.iter().map(|(k, c, _)| (k.to_string(), c.clone())).collect();
+    let results = store.delete_objects("del", batch).await.unwrap();
+    let (batches_after, _) = store.commit_stats();
+    assert_eq!(batches_after - batches_before, 1, "one transaction for the whole batch");
+    assert_eq!(results.len(), cases.len());
+    for ((key, r), (want_key, _, want)) in results.iter().zip(&cases) {
+        assert_eq!(key, want_key);
+        let got = match r {
+            Ok(()) => Want::Ok,
+            Err(StoreError::PreconditionFailed) => Want::PreconditionFailed,
+            Err(StoreError::NoSuchKey) => Want::NoSuchKey,
+            Err(StoreError::InvalidArgument(_)) => Want::InvalidArgument,
+            Err(e) => panic!("{key}: {e}"),
+        };
+        assert_eq!(&got, want, "{key:?}");
+    }
+    let left: Vec<String> = store
+        .list_objects(
+            "del",
+            &ListQuery {
+                max_keys: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .objects
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(left, ["c"], "only the key whose condition failed is left");
+    assert_eq!(blob_files(dir.path()), 1, "the deleted objects' bytes are freed");
+    assert!(matches!(
+        store.delete_objects("nobucket", vec![("a".into(), none())]).await,
+        Err(StoreError::NoSuchBucket(_))
+    ));
+}

@@ -52,6 +52,8 @@ pub struct RawConfig {
     pub header_read_timeout_secs: Option<Sourced<u64>>,
     pub shutdown_grace_secs: Option<Sourced<u64>>,
     pub max_object_size: Option<Sourced<u64>>,
+    /// The `identity:` section (file only), validated in `config::identity`.
+    pub identity: Option<Sourced<super::identity::FileIdentity>>,
 }
 
 impl RawConfig {
@@ -74,6 +76,7 @@ impl RawConfig {
             header_read_timeout_secs: self.header_read_timeout_secs.or(lower.header_read_timeout_secs),
             shutdown_grace_secs: self.shutdown_grace_secs.or(lower.shutdown_grace_secs),
             max_object_size: self.max_object_size.or(lower.max_object_size),
+            identity: self.identity.or(lower.identity),
         }
     }
 
@@ -172,6 +175,7 @@ impl RawConfig {
             header_read_timeout_secs: sourced(limits.header_read_timeout_secs, &origin),
             shutdown_grace_secs: sourced(limits.shutdown_grace_secs, &origin),
             max_object_size: sourced(limits.max_object_size, &origin),
+            identity: sourced(file.identity, &origin),
         }
     }
 }
@@ -233,6 +237,7 @@ pub struct FileConfig {
     pub root: Option<FileRoot>,
     pub log: Option<FileLog>,
     pub limits: Option<FileLimits>,
+    pub identity: Option<super::identity::FileIdentity>,
 }
 
 #[derive(Debug, Default, Deserialize)]

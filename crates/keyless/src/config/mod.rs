@@ -11,6 +11,7 @@
 //! only the file can set (the identity issuers and roles, gateway settings) skips the raw layer:
 //! deserialize it in [`layers::FileConfig`] and validate it into its own sub-struct here.
 
+pub mod identity;
 pub mod layers;
 
 use std::ffi::OsString;
@@ -80,6 +81,12 @@ pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None,
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));
 pub const MAX_OBJECT_SIZE: Field = field("limits.max_object_size", None, None, Some("5368709120"));
+pub const IDENTITY_ACCOUNT_ID: Field = field("identity.account_id", None, None, Some("000000000000"));
+pub const IDENTITY_ISSUERS: Field = field("identity.issuers", None, None, Some("[]"));
+pub const IDENTITY_ROLES: Field = field("identity.roles", None, None, Some("[]"));
+pub const IDENTITY_SESSION_KEY_FILE: Field =
+    field("identity.session_key_file", None, None, Some("<data_dir>/session-keys"));
+pub const IDENTITY_LEEWAY: Field = field("identity.leeway_secs", None, None, Some("60"));
 
 /// Every setting, in the order docs/configuration.md lists them; tests check that `--help` and
 /// that document agree with it.
@@ -101,6 +108,11 @@ pub const FIELDS: &[Field] = &[
     HEADER_READ_TIMEOUT,
     SHUTDOWN_GRACE,
     MAX_OBJECT_SIZE,
+    IDENTITY_ACCOUNT_ID,
+    IDENTITY_ISSUERS,
+    IDENTITY_ROLES,
+    IDENTITY_SESSION_KEY_FILE,
+    IDENTITY_LEEWAY,
 ];
 
 /// Where a value came from; every error about a value says so.
@@ -129,6 +141,13 @@ pub enum ConfigError {
     #[error("config field \"{field}\": {message} (set by {origin})")]
     Invalid {
         field: &'static str,
+        origin: Origin,
+        message: String,
+    },
+    /// A value inside a list (`identity.roles[2].trust.service_accounts[0]`).
+    #[error("config field \"{field}\": {message} (set by {origin})")]
+    InvalidAt {
+        field: String,
         origin: Origin,
         message: String,
     },
@@ -161,6 +180,8 @@ pub struct Config {
     pub root: Option<RootCredentials>,
     pub log: LogConfig,
     pub limits: Limits,
+    /// The `identity:` section: issuers, roles, session keys. `None` when the file has none.
+    pub identity: Option<identity::IdentityConfig>,
     /// The YAML file read, if any (for the start-up log).
     pub file: Option<PathBuf>,
 }
@@ -405,7 +426,13 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         ));
     }
 
+    let identity = raw
+        .identity
+        .map(|id| identity::validate(id.value, &id.origin))
+        .transpose()?;
+
     Ok(Config {
+        identity,
         data_dir: data_dir.value,
         listen: listen_addr,
         s3: S3Config {

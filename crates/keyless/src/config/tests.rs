@@ -490,3 +490,103 @@ fn root_secret_is_redacted_in_debug() {
     let parsed = layers::parse_file(&file).unwrap();
     assert!(!format!("{parsed:?}").contains(secret));
 }
+
+const JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+
+/// An `identity:` section with the given roles, under one issuer with an inline JWKS.
+fn identity_file(extra: &str, roles: &str) -> String {
+    format!("identity:\n  issuers:\n    - issuer: https://k8s.example\n      jwks: '{JWKS}'\n{extra}  roles:\n{roles}")
+}
+
+#[test]
+fn identity_section_is_read() {
+    let roles = r#"    - name: tenants
+      max_session_duration: 7200
+      trust: {issuer: https://k8s.example, audience: sts.amazonaws.com, service_accounts: ["apps/*", "web/front"]}
+      policies:
+        - Version: "2012-10-17"
+          Statement: {Effect: Allow, Action: "s3:*", Resource: "arn:aws:s3:::b/${keyless:namespace}/*"}
+        - '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}}'
+        - {name: named, document: {Version: "2012-10-17", Statement: {Effect: Deny, Action: "s3:DeleteBucket", Resource: "*"}}}
+    - name: raw
+      trust_policy: {Version: "2012-10-17", Statement: {Effect: Allow, Principal: {Federated: "arn:aws:iam::123456789012:oidc-provider/k8s.example"}, Action: "sts:AssumeRoleWithWebIdentity"}}
+"#;
+    let config = load_with(
+        &[],
+        &[],
+        Some(&identity_file(
+            "  account_id: \"123456789012\"\n  leeway_secs: 5\n",
+            roles,
+        )),
+    )
+    .unwrap();
+    let id = config.identity.unwrap();
+    assert_eq!(id.account_id, "123456789012");
+    assert_eq!(id.leeway_secs, 5);
+    assert_eq!(id.issuers.len(), 1);
+    assert_eq!(id.roles.len(), 2);
+    assert_eq!(id.roles[0].arn().to_string(), "arn:aws:iam::123456789012:role/tenants");
+    assert_eq!(id.roles[0].max_session_duration(), 7200);
+    assert_eq!(id.roles[0].policies().len(), 3);
+    assert_eq!(
+        id.session_key_file(std::path::Path::new("/d")),
+        std::path::PathBuf::from("/d/session-keys")
+    );
+    // Without the section there is no identity; an empty one has the defaults.
+    assert!(load_with(&[], &[], None).unwrap().identity.is_none());
+    let empty = load_with(&[], &[], Some("identity: {}\n")).unwrap().identity.unwrap();
+    assert_eq!((empty.account_id.as_str(), empty.leeway_secs), ("000000000000", 60));
+}
+
+/// (the roles YAML, extra identity lines, the field the error must name).
+#[test]
+fn identity_errors_name_the_entry() {
+    let ok_trust = "trust: {issuer: https://k8s.example, service_accounts: [a/b]}";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            format!(
+                "    - name: a\n      {ok_trust}\n    - name: b\n      {ok_trust}\n    - name: c\n      trust: {{issuer: https://k8s.example, service_accounts: [apps]}}\n"
+            ),
+            "",
+            "identity.roles[2].trust.service_accounts[0]",
+        ),
+        (
+            "    - name: a\n      trust: {issuer: https://other.example, service_accounts: [a/b]}\n".into(),
+            "",
+            "identity.roles[0].trust.issuer",
+        ),
+        (
+            format!("    - name: a\n      {ok_trust}\n    - name: a\n      {ok_trust}\n"),
+            "",
+            "identity.roles[1].name",
+        ),
+        ("    - name: a\n".into(), "", "identity.roles[0]"),
+        (
+            format!(
+                "    - name: a\n      {ok_trust}\n      policies: ['{{\"Version\":\"2012-10-17\",\"Statement\":{{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}}}}', 'not json']\n"
+            ),
+            "",
+            "identity.roles[0].policies[1]",
+        ),
+        (
+            format!("    - name: a\n      {ok_trust}\n      max_session_duration: 60\n"),
+            "",
+            "identity.roles[0].max_session_duration",
+        ),
+        (
+            "    - name: a\n      trust_policy: 'nope'\n".into(),
+            "",
+            "identity.roles[0].trust_policy",
+        ),
+        ("    []\n".into(), "  account_id: \"12\"\n", "identity.account_id"),
+        ("    []\n".into(), "  leeway_secs: 3600\n", "identity.leeway_secs"),
+    ];
+    for (roles, extra, field) in cases {
+        let text = identity_file(extra, &roles);
+        let err = load_with(&[], &[], Some(&text)).unwrap_err();
+        assert!(
+            err.contains(&format!("config field \"{field}\"")),
+            "{field}: {err}\n{text}"
+        );
+    }
+}

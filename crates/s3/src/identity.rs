@@ -1,0 +1,149 @@
+//! Temporary credentials at the edge: what the front holds to serve STS and to verify session
+//! credentials ([`Identity`]), what the server tells it about the connection ([`ClientInfo`]),
+//! and the per-request scope that carries the session token to the signature check.
+//!
+//! Why a scope: `s3s` asks `auth::KeyRing` for the secret of an access key id and shows it nothing
+//! else, but a temporary secret is derived from the server key *and the expiry sealed in the session
+//! token* (`keyless_identity::session`). So [`S3Front::handle`](crate::S3Front::handle) reads the
+//! token (`x-amz-security-token` header, or the presigned URL's `X-Amz-Security-Token`) before
+//! `s3s` runs and puts it in a task-local [`RequestScope`]; the key ring opens it there
+//! ([`session_secret`]) — a token that is missing, tampered with, expired or minted for another
+//! access key yields no secret, so the request fails before its signature is even compared — and
+//! keeps the opened `Session` for the policy check (`policy`) and GetCallerIdentity (`sts`).
+//!
+//! **Invariant:** a request signed with an `ASIA…` key reaches an S3 handler only with a session
+//! that opened under this server's keys, was bound to that very key, is unexpired, and whose
+//! policies allowed every IAM check of the operation.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use keyless_identity::role::Roles;
+use keyless_identity::session::{self, Session, SessionError, SessionKeys};
+use keyless_idp::KeyCache;
+use s3s::auth::SecretKey;
+use s3s::{S3Error, S3ErrorCode, S3Result};
+
+/// Everything the front needs to serve STS and check session credentials. Cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    /// The trusted issuers' keys, kept fresh by `keyless-idp`.
+    pub cache: KeyCache,
+    pub roles: Arc<Roles>,
+    pub keys: Arc<SessionKeys>,
+    /// The account id of root's ARN in GetCallerIdentity (`arn:aws:iam::<account>:root`).
+    pub account_id: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field(
+                "issuers",
+                &self.cache.issuers().map(|i| i.iss().to_owned()).collect::<Vec<_>>(),
+            )
+            .field(
+                "roles",
+                &self.roles.iter().map(|r| r.arn().to_string()).collect::<Vec<_>>(),
+            )
+            .field("session_key", &self.keys.active_id())
+            .field("account_id", &self.account_id)
+            .finish()
+    }
+}
+
+/// What the server knows about the connection a request came on. The server inserts it into the
+/// request's extensions; policies see it as `aws:SourceIp` and `aws:SecureTransport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub peer: Option<IpAddr>,
+    /// Whether the connection is TLS.
+    pub secure: bool,
+}
+
+/// The facts of one request that `s3s` does not pass to the key ring.
+pub(crate) struct RequestScope {
+    session_token: Option<String>,
+    opened: Mutex<Option<Arc<Session>>>,
+}
+
+tokio::task_local! {
+    static SCOPE: RequestScope;
+}
+
+impl RequestScope {
+    /// Reads the session token of a request: the `x-amz-security-token` header, else the query
+    /// parameter of that name (any case: SigV4 presigned URLs use `X-Amz-Security-Token`, SigV2
+    /// ones `x-amz-security-token`).
+    pub(crate) fn of(parts: &http::request::Parts) -> Self {
+        let header = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let query = || {
+            parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"))
+                    .and_then(|(_, v)| crate::percent::decode_form_component(v).ok())
+            })
+        };
+        Self {
+            session_token: header.or_else(query),
+            opened: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` with this scope current.
+    pub(crate) async fn run<F: Future>(self, f: F) -> F::Output {
+        SCOPE.scope(self, f).await
+    }
+}
+
+/// The session opened for the current request by [`session_secret`], if any.
+pub(crate) fn current_session() -> Option<Arc<Session>> {
+    SCOPE
+        .try_with(|s| s.opened.lock().expect("scope lock").clone())
+        .ok()
+        .flatten()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The secret of temporary access key `access_key`, re-derived from the current request's session
+/// token; the opened session is kept for the rest of the request.
+pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<SecretKey> {
+    let token = SCOPE.try_with(|s| s.session_token.clone()).ok().flatten();
+    let Some(token) = token else {
+        tracing::info!(access_key, reason = "no session token", "refused temporary credentials");
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The access key is a temporary credential: send its session token too (x-amz-security-token, \
+             or X-Amz-Security-Token in a presigned URL).",
+        ));
+    };
+    match session::open(keys, &token, access_key, now()) {
+        Ok(s) => {
+            let secret = SecretKey::from(s.secret_access_key.as_str());
+            let _ = SCOPE.try_with(|scope| *scope.opened.lock().expect("scope lock") = Some(Arc::new(s)));
+            Ok(secret)
+        }
+        Err(e) => {
+            tracing::info!(access_key, reason = %e, "refused temporary credentials");
+            Err(match e {
+                SessionError::Expired { .. } => S3Error::with_message(
+                    S3ErrorCode::ExpiredToken,
+                    "The provided token has expired: get new credentials from STS (AssumeRoleWithWebIdentity).",
+                ),
+                _ => S3Error::with_message(
+                    S3ErrorCode::InvalidToken,
+                    "The provided token is malformed or otherwise invalid: send the session token STS returned \
+                     together with this access key.",
+                ),
+            })
+        }
+    }
+}
