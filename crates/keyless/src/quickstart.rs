@@ -51,8 +51,12 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<QuickStart> {
         .canonicalize()
         .with_context(|| format!("cannot resolve \"{}\"", data_dir.display()))?;
     let key_file = data_dir.join(KEY_FILE);
-    let issuer = DevIssuer::load_or_create(DEV_ISSUER, &key_file)
-        .with_context(|| format!("quick-start: cannot load the development issuer key \"{}\"", key_file.display()))?;
+    let issuer = DevIssuer::load_or_create(DEV_ISSUER, &key_file).with_context(|| {
+        format!(
+            "quick-start: cannot load the development issuer key \"{}\"",
+            key_file.display()
+        )
+    })?;
     let mut source = issuer.issuer_source();
     source.audiences = vec!["sts.amazonaws.com".to_owned()];
     let role_arn = RoleArn::new(DEFAULT_ACCOUNT_ID, DEMO_ROLE).expect("a valid role name");
@@ -69,8 +73,8 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<QuickStart> {
             {{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}}]}}"#
     ))
     .expect("the demo policy is valid");
-    let role = Role::new(role_arn.clone(), trust, vec![("demo-bucket".to_owned(), policy)])
-        .expect("the demo role is valid");
+    let role =
+        Role::new(role_arn.clone(), trust, vec![("demo-bucket".to_owned(), policy)]).expect("the demo role is valid");
     Ok(QuickStart {
         identity: IdentityConfig {
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
@@ -102,7 +106,10 @@ impl QuickStart {
             &self.token_file,
         );
         let handle = writer.start().with_context(|| {
-            format!("quick-start: cannot write the token file \"{}\"", self.token_file.display())
+            format!(
+                "quick-start: cannot write the token file \"{}\"",
+                self.token_file.display()
+            )
         })?;
         tracing::info!(
             issuer = DEV_ISSUER,
@@ -192,11 +199,20 @@ mod tests {
     fn prepare_describes_the_demo() {
         let dir = tempfile::tempdir().unwrap();
         let q = prepare(dir.path()).unwrap();
-        assert_eq!(q.identity.roles[0].arn().to_string(), "arn:aws:iam::000000000000:role/demo");
+        assert_eq!(
+            q.identity.roles[0].arn().to_string(),
+            "arn:aws:iam::000000000000:role/demo"
+        );
         assert_eq!(q.identity.issuers[0].issuer, DEV_ISSUER);
         let exports = q.exports("http://127.0.0.1:9000", "us-east-1");
-        assert!(exports.contains("export AWS_ROLE_ARN=arn:aws:iam::000000000000:role/demo\n"), "{exports}");
-        assert!(exports.contains("export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9000\n"), "{exports}");
+        assert!(
+            exports.contains("export AWS_ROLE_ARN=arn:aws:iam::000000000000:role/demo\n"),
+            "{exports}"
+        );
+        assert!(
+            exports.contains("export AWS_ENDPOINT_URL_STS=http://127.0.0.1:9000\n"),
+            "{exports}"
+        );
         // The issuer key is kept: a second start trusts the same key.
         let again = prepare(dir.path()).unwrap();
         assert_eq!(again.issuer.kid(), q.issuer.kid());

@@ -76,10 +76,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let identity_config = config
-        .identity
-        .as_ref()
-        .or(quickstart.as_ref().map(|q| &q.identity));
+    let identity_config = config.identity.as_ref().or(quickstart.as_ref().map(|q| &q.identity));
     let (identity, _refreshers) = match identity_config {
         Some(id) => {
             let (identity, refreshers) = crate::identity::build(id, &config.data_dir).await?;

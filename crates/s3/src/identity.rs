@@ -147,3 +147,48 @@ pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<S
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (header, path and query, the token the key ring sees).
+    #[test]
+    fn the_session_token_comes_from_the_header_then_the_query() {
+        let cases: [(Option<&str>, &str, Option<&str>); 5] = [
+            (Some("hdr"), "/b/k?X-Amz-Security-Token=qry", Some("hdr")),
+            (None, "/b/k?X-Amz-Security-Token=a%2Fb", Some("a/b")),
+            (None, "/b/k?AWSAccessKeyId=A&x-amz-security-token=v2", Some("v2")),
+            (None, "/b/k?X-Amz-Credential=x", None),
+            (None, "/b/k", None),
+        ];
+        for (header, uri, want) in cases {
+            let mut req = http::Request::builder().uri(uri);
+            if let Some(h) = header {
+                req = req.header("x-amz-security-token", h);
+            }
+            let (parts, ()) = req.body(()).unwrap().into_parts();
+            assert_eq!(
+                RequestScope::of(&parts).session_token.as_deref(),
+                want,
+                "{header:?} {uri}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn no_scope_means_no_secret() {
+        let keys = SessionKeys::new(session::SessionKey::new(1, &[7; 32]));
+        let err = session_secret(&keys, "ASIAAAAQEAYEAUDAOCAJ").unwrap_err();
+        assert_eq!(err.code(), &S3ErrorCode::InvalidAccessKeyId);
+        let scope = RequestScope {
+            session_token: Some("garbage".into()),
+            opened: Mutex::new(None),
+        };
+        let err = scope
+            .run(async { session_secret(&keys, "ASIAAAAQEAYEAUDAOCAJ").unwrap_err() })
+            .await;
+        assert_eq!(err.code(), &S3ErrorCode::InvalidToken);
+        assert!(current_session().is_none());
+    }
+}

@@ -220,3 +220,33 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
     });
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources_and_listing_parameters() {
+        let cases: [(&str, Option<(&str, &str)>); 5] = [
+            ("src/dir/a.txt", Some(("src", "dir/a.txt"))),
+            ("/src/a%20b.txt", Some(("src", "a b.txt"))),
+            ("src/a+b.txt?versionId=null", Some(("src", "a+b.txt"))),
+            ("src", None),
+            ("/src/%2E%2E/x", Some(("src", "../x"))),
+        ];
+        for (raw, want) in cases {
+            let mut h = http::HeaderMap::new();
+            h.insert("x-amz-copy-source", raw.parse().unwrap());
+            let got = copy_source(&h);
+            assert_eq!(got.as_ref().map(|(b, k)| (b.as_str(), k.as_str())), want, "{raw}");
+        }
+        let uri: http::Uri = "/b?list-type=2&prefix=a%2Fb%2F&delimiter=%2F&max-keys=7&empty"
+            .parse()
+            .unwrap();
+        assert_eq!(query_param(&uri, "prefix").as_deref(), Some("a/b/"));
+        assert_eq!(query_param(&uri, "delimiter").as_deref(), Some("/"));
+        assert_eq!(query_param(&uri, "max-keys").as_deref(), Some("7"));
+        assert_eq!(query_param(&uri, "empty").as_deref(), Some(""));
+        assert_eq!(query_param(&uri, "missing"), None);
+    }
+}
