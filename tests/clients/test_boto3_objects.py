@@ -620,3 +620,40 @@ def test_delete_objects_with_etags(s3, bucket):
     assert sorted(d["Key"] for d in out["Deleted"]) == ["a", "c"]
     assert [(e["Key"], e["Code"]) for e in out["Errors"]] == [("b", "PreconditionFailed")]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["b"]
+
+
+def _with_header(client, operation, name, value):
+    """Add a header to every `operation` request, before botocore signs it (so it is signed)."""
+    def add(request, **kw):
+        request.headers[name] = value
+    client.meta.events.register(f"before-sign.s3.{operation}", add)
+
+
+def test_malformed_range_and_dates_are_ignored_like_s3(server, s3, bucket):
+    """S3 answers a malformed or multi-range Range with the whole object and ignores an
+    If-Modified-Since / If-Unmodified-Since it cannot parse; botocore signs these headers."""
+    data = payload(1000, seed=77)
+    s3.put_object(Bucket=bucket, Key="k", Body=data)
+    for rng in ("bytes=0-1,3-4", "bytes=abc", "bytes=9-2"):
+        got = s3.get_object(Bucket=bucket, Key="k", Range=rng)
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 200, rng
+        assert got["Body"].read() == data, rng
+        assert "ContentRange" not in got
+        head = s3.head_object(Bucket=bucket, Key="k", Range=rng)
+        assert (head["ResponseMetadata"]["HTTPStatusCode"], head["ContentLength"]) == (200, 1000)
+    got = s3.get_object(Bucket=bucket, Key="k", Range="bytes=10-19")
+    assert (got["ResponseMetadata"]["HTTPStatusCode"], got["Body"].read()) == (206, data[10:20])
+    for name in ("If-Modified-Since", "If-Unmodified-Since"):
+        c = server.client()
+        _with_header(c, "GetObject", name, "not a date")
+        got = c.get_object(Bucket=bucket, Key="k")
+        assert got["Body"].read() == data, name
+
+
+def test_expires_that_is_not_a_date_is_kept_verbatim(server, bucket):
+    c = server.client()
+    _with_header(c, "PutObject", "Expires", "not a date")
+    c.put_object(Bucket=bucket, Key="e", Body=b"x")
+    head = server.client().head_object(Bucket=bucket, Key="e")
+    # botocore hands an Expires it cannot parse back as ExpiresString
+    assert head["ExpiresString"] == "not a date"

@@ -31,12 +31,27 @@ use crate::percent;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawExpires(pub String);
 
+/// A single byte range, `bytes=first-[last]` or `bytes=-suffix` (RFC 9110 §14.1.2), that
+/// `s3s` also parses (`first <= last`). Anything else S3 ignores.
+fn is_single_range(v: &str) -> bool {
+    let v = v.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let syntax = v
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .is_some_and(|(first, last)| {
+            (digits(first) && (last.is_empty() || digits(last))) || (first.is_empty() && digits(last))
+        });
+    syntax && s3s::dto::Range::parse(v).is_ok()
+}
+
 /// The headers of `headers` that S3 ignores (or, for `expires`, keeps verbatim) but `s3s` would
 /// refuse, lower-case.
 fn unparsable(headers: &HeaderMap) -> Vec<&'static str> {
     let is_date = |v: &str| Timestamp::parse(TimestampFormat::HttpDate, v.trim()).is_ok();
-    let checks: [(&'static str, &dyn Fn(&str) -> bool); 4] = [
-        ("range", &|v| s3s::dto::Range::parse(v.trim()).is_ok()),
+    type Check<'a> = (&'static str, &'a dyn Fn(&str) -> bool);
+    let checks: [Check; 4] = [
+        ("range", &is_single_range),
         ("if-modified-since", &is_date),
         ("if-unmodified-since", &is_date),
         ("expires", &is_date),
@@ -300,10 +315,19 @@ mod tests {
 
     #[test]
     fn unparsable_headers_are_found() {
-        let cases: &[(&[(&str, &str)], &[&str])] = &[
+        /// (request headers, the names found unparsable)
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[], &[]),
             (&[("range", "bytes=0-9")], &[]),
             (&[("range", "bytes=-5")], &[]),
+            (&[("range", "bytes=5-")], &[]),
+            (&[("range", "bytes=-0")], &[]),
+            (&[("range", "bytes=-")], &["range"]),
+            (&[("range", "bytes=")], &["range"]),
+            (&[("range", "bytes=1-2-3")], &["range"]),
+            (&[("range", "bytes=+1-2")], &["range"]),
+            (&[("range", "bytes=99999999999999999999-")], &["range"]),
             (&[("range", "bytes=0-1,3-4")], &["range"]),
             (&[("range", "bytes=abc")], &["range"]),
             (&[("range", "bytes=9-2")], &["range"]),

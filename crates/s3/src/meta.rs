@@ -2,7 +2,8 @@
 //! response of GetObject and HeadObject.
 //!
 //! System headers are read raw from the request so they are returned exactly as sent
-//! (`Expires` included, which S3 echoes verbatim even when it is not a valid date); user
+//! (`Expires` included, which S3 echoes verbatim even when it is not a valid date; such a value
+//! reaches here as a `lenient::RawExpires` extension, since `s3s` would refuse it); user
 //! metadata (`x-amz-meta-*`) comes decoded from `s3s`, which also RFC 2047-encodes it on the
 //! way out.
 
@@ -12,6 +13,7 @@ use http::{HeaderMap, HeaderValue};
 use keyless_store::ObjectMeta;
 
 use crate::error::{ApiError, ApiResult};
+use crate::lenient::RawExpires;
 
 /// S3's limit on user metadata: the UTF-8 bytes of every key and value, summed.
 pub(crate) const MAX_USER_METADATA: usize = 2048;
@@ -42,7 +44,11 @@ fn stored_content_encoding(raw: Option<String>) -> Option<String> {
 
 /// The metadata an upload request (PutObject, CreateMultipartUpload, CopyObject with
 /// `REPLACE`) asks to store.
-pub(crate) fn from_request(headers: &HeaderMap, user: Option<&s3s::dto::Metadata>) -> ApiResult<ObjectMeta> {
+pub(crate) fn from_request(
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    user: Option<&s3s::dto::Metadata>,
+) -> ApiResult<ObjectMeta> {
     let user: BTreeMap<String, String> = user
         .into_iter()
         .flatten()
@@ -61,7 +67,7 @@ pub(crate) fn from_request(headers: &HeaderMap, user: Option<&s3s::dto::Metadata
         content_disposition: header_string(headers, "content-disposition"),
         content_language: header_string(headers, "content-language"),
         cache_control: header_string(headers, "cache-control"),
-        expires: header_string(headers, "expires"),
+        expires: header_string(headers, "expires").or_else(|| extensions.get::<RawExpires>().map(|e| e.0.clone())),
         user,
     })
 }
@@ -132,7 +138,7 @@ mod tests {
         ]);
         let mut user = s3s::dto::Metadata::new();
         user.insert("Color".into(), "blue".into());
-        let m = from_request(&h, Some(&user)).unwrap();
+        let m = from_request(&h, &http::Extensions::new(), Some(&user)).unwrap();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.content_encoding, None);
         assert_eq!(
@@ -146,16 +152,27 @@ mod tests {
     }
 
     #[test]
+    fn an_expires_s3s_would_refuse_comes_as_an_extension() {
+        let mut ext = http::Extensions::new();
+        ext.insert(RawExpires("not a date".into()));
+        let m = from_request(&HeaderMap::new(), &ext, None).unwrap();
+        assert_eq!(m.expires.as_deref(), Some("not a date"));
+        let h = headers(&[("expires", "Thu, 01 Dec 1994 16:00:00 GMT")]);
+        let m = from_request(&h, &http::Extensions::new(), None).unwrap();
+        assert_eq!(m.expires.as_deref(), Some("Thu, 01 Dec 1994 16:00:00 GMT"));
+    }
+
+    #[test]
     fn user_metadata_is_limited() {
         let mut user = s3s::dto::Metadata::new();
         user.insert("k".into(), "v".repeat(MAX_USER_METADATA - 1));
         assert!(
-            from_request(&HeaderMap::new(), Some(&user)).is_ok(),
+            from_request(&HeaderMap::new(), &http::Extensions::new(), Some(&user)).is_ok(),
             "exactly at the limit"
         );
         user.insert("k2".into(), "v".into());
         assert!(matches!(
-            from_request(&HeaderMap::new(), Some(&user)),
+            from_request(&HeaderMap::new(), &http::Extensions::new(), Some(&user)),
             Err(ApiError::MetadataTooLarge { .. })
         ));
     }

@@ -109,11 +109,16 @@ pub(crate) async fn create(
     edge: &Edge,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> ApiResult<S3Response<CreateMultipartUploadOutput>> {
-    let S3Request { input: i, headers, .. } = req;
+    let S3Request {
+        input: i,
+        headers,
+        extensions,
+        ..
+    } = req;
     reject_unsupported_write(&headers)?;
     keyless_store::validate_key(&i.key)?;
     let checksum = upload_checksum(i.checksum_algorithm.as_ref(), i.checksum_type.as_ref())?;
-    let meta = meta::from_request(&headers, i.metadata.as_ref())?;
+    let meta = meta::from_request(&headers, &extensions, i.metadata.as_ref())?;
     let tags = tagging::from_header(i.tagging.as_deref())?;
     let up = edge
         .store

@@ -211,6 +211,7 @@ pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectInput>) -> ApiResul
     let S3Request {
         input: i,
         headers,
+        extensions,
         trailing_headers,
         ..
     } = req;
@@ -218,7 +219,7 @@ pub(crate) async fn put(edge: &Edge, req: S3Request<PutObjectInput>) -> ApiResul
     keyless_store::validate_key(&i.key)?;
     let cond = write_condition(i.if_match.as_ref(), i.if_none_match.as_ref())?;
     let tags = tagging::from_header(i.tagging.as_deref())?;
-    let meta = meta::from_request(&headers, i.metadata.as_ref())?;
+    let meta = meta::from_request(&headers, &extensions, i.metadata.as_ref())?;
     let plan = ChecksumPlan::from_headers(&headers, None)?;
 
     // Refuse early what the commit would refuse, before the body is read; the commit
@@ -327,7 +328,12 @@ pub(crate) fn verify_copy(src: &ObjectInfo, start: u64, end: u64, copied: &keyle
 }
 
 pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiResult<S3Response<CopyObjectOutput>> {
-    let S3Request { input: i, headers, .. } = req;
+    let S3Request {
+        input: i,
+        headers,
+        extensions,
+        ..
+    } = req;
     reject_unsupported_write(&headers)?;
     if headers.contains_key("x-amz-copy-source-server-side-encryption-customer-algorithm") {
         return Err(ApiError::invalid_request(
@@ -357,7 +363,7 @@ pub(crate) async fn copy(edge: &Edge, req: S3Request<CopyObjectInput>) -> ApiRes
         ));
     }
     let meta = if replace_meta {
-        Some(meta::from_request(&headers, i.metadata.as_ref())?)
+        Some(meta::from_request(&headers, &extensions, i.metadata.as_ref())?)
     } else {
         None
     };
