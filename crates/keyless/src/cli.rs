@@ -24,6 +24,13 @@ pub struct Cli {
 pub enum Command {
     /// Runs the S3 server until SIGTERM or SIGINT.
     Serve(ServeArgs),
+    /// Web identity tokens: decode one and validate it against the configured issuers.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Would this work, and if not why: token → trust policy → permission policies → verdict.
+    ///
+    /// Exit code 0 allowed, 1 denied, 2 usage or configuration error.
+    Explain(Box<ExplainArgs>),
     /// Prints the version and exits.
     Version,
 }
@@ -31,9 +38,8 @@ pub enum Command {
 /// The flags of `keyless serve`. Each one overrides its environment variable and config field.
 #[derive(Debug, Default, Clone, Args)]
 pub struct ServeArgs {
-    /// YAML config file to read [env: KEYLESS_CONFIG] [default: none; flags and env only]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: ConfigFileArg,
 
     /// Directory holding the store (created if missing) [env: KEYLESS_DATA_DIR] [default: ./keyless-data]
     #[arg(long, value_name = "DIR")]
@@ -62,6 +68,149 @@ pub struct ServeArgs {
     /// Log format on stderr [env: KEYLESS_LOG_FORMAT] [default: text]
     #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
     pub log_format: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Decodes a token (header and claims; never the signature) and validates it exactly as STS
+    /// would, against the issuers of the config file.
+    ///
+    /// Exit code 0 valid, 1 invalid, 2 usage or configuration error.
+    Inspect(InspectArgs),
+}
+
+/// `--config`: the YAML file `serve` reads, and the tools read `identity:` from (loaded the same way).
+#[derive(Debug, Default, Clone, Args)]
+pub struct ConfigFileArg {
+    /// YAML config file to read [env: KEYLESS_CONFIG] [default: none; flags and env only]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Where a token comes from: exactly one of these.
+#[derive(Debug, Default, Clone, Args)]
+pub struct TokenInput {
+    /// Read the token from this file (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// The token itself (prefer --token-file: a command line lands in shell history)
+    #[arg(long, value_name = "JWT")]
+    pub token: Option<String>,
+}
+
+/// Output and clock options shared by the tools.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ToolOutput {
+    /// Evaluate at this time instead of now (RFC 3339, e.g. 2026-03-01T12:00:00Z)
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The flags of `keyless token inspect`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub config: ConfigFileArg,
+
+    #[command(flatten)]
+    pub input: TokenInput,
+
+    /// `-`: read the token from standard input
+    #[arg(value_name = "-")]
+    pub stdin: Option<String>,
+
+    #[command(flatten)]
+    pub output: ToolOutput,
+}
+
+/// The flags of `keyless explain`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub config: ConfigFileArg,
+
+    #[command(flatten)]
+    pub input: TokenInput,
+
+    /// Without a token: the subject, `system:serviceaccount:NS:NAME` (signature and expiry are not checked)
+    #[arg(long, value_name = "SUB", conflicts_with_all = ["token", "token_file"])]
+    pub sub: Option<String>,
+
+    /// Without a token: an audience of the token; repeat for several [default: sts.amazonaws.com]
+    #[arg(long = "aud", value_name = "AUD", requires = "sub")]
+    pub audiences: Vec<String>,
+
+    /// Without a token: the issuer (`iss`) [default: the only configured issuer]
+    #[arg(long, value_name = "URL", requires = "sub")]
+    pub issuer: Option<String>,
+
+    /// The role to assume: its name or its ARN
+    #[arg(long, value_name = "NAME|ARN")]
+    pub role: String,
+
+    /// The session name STS would be given (policy key `keyless:session-name`)
+    #[arg(long, value_name = "NAME", default_value = "keyless-explain")]
+    pub session_name: String,
+
+    /// An IAM action to check (with --resource), e.g. s3:GetObject
+    #[arg(long, value_name = "ACTION", requires = "resource", conflicts_with = "op")]
+    pub action: Option<String>,
+
+    /// The resource ARN of --action, e.g. arn:aws:s3:::bucket/key
+    #[arg(long, value_name = "ARN", requires = "action")]
+    pub resource: Option<String>,
+
+    /// An S3 operation to check, e.g. GetObject, PutObject, ListObjectsV2 (with --bucket, --key)
+    #[arg(long, value_name = "OPERATION")]
+    pub op: Option<String>,
+
+    /// The bucket of --op
+    #[arg(long, value_name = "BUCKET", requires = "op")]
+    pub bucket: Option<String>,
+
+    /// The object key of --op
+    #[arg(long, value_name = "KEY", requires = "op")]
+    pub key: Option<String>,
+
+    /// CopyObject/UploadPartCopy: the source, BUCKET/KEY
+    #[arg(long, value_name = "BUCKET/KEY", requires = "op")]
+    pub copy_source: Option<String>,
+
+    /// DeleteObjects: a key to delete; repeat for several
+    #[arg(long = "delete-key", value_name = "KEY", requires = "op")]
+    pub delete_keys: Vec<String>,
+
+    /// PutObject/CopyObject/CreateMultipartUpload: the request sets tags (x-amz-tagging)
+    #[arg(long, requires = "op")]
+    pub with_tags: bool,
+
+    /// A listing's prefix (condition key s3:prefix)
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+
+    /// A listing's delimiter (condition key s3:delimiter)
+    #[arg(long, value_name = "D")]
+    pub delimiter: Option<String>,
+
+    /// A listing's max-keys (condition key s3:max-keys)
+    #[arg(long, value_name = "N")]
+    pub max_keys: Option<i64>,
+
+    /// The client's address (condition key aws:SourceIp)
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<String>,
+
+    /// The request comes over HTTPS (condition key aws:SecureTransport; default false)
+    #[arg(long)]
+    pub secure: bool,
+
+    #[command(flatten)]
+    pub output: ToolOutput,
 }
 
 #[cfg(test)]

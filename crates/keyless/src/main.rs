@@ -3,8 +3,12 @@
 //! Everything that stores or speaks S3 lives in the library crates `keyless-store` and
 //! `keyless-s3`; this crate wires them to a socket. `anyhow` is used here and nowhere else.
 //!
+//! `token inspect` and `explain` (`tools`) are diagnostics over the same configuration and the
+//! identity crates: "is this token good?", "would this request work, and why?".
+//!
 //! Exit codes: 0 after a clean shutdown, 2 for a configuration error (like a usage error; TLS
-//! files that do not load count), 1 for any other failure.
+//! files that do not load count), 1 for any other failure. The tools: 0 yes (valid / allowed),
+//! 1 no, 2 usage or configuration error.
 
 mod banner;
 mod cli;
@@ -18,13 +22,14 @@ mod server;
 mod session_keys;
 mod start;
 mod tls;
+mod tools;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TokenCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -33,6 +38,8 @@ fn main() -> ExitCode {
             println!("keyless {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Token(TokenCommand::Inspect(args)) => tools::exit(tools::token::run(&args)),
+        Command::Explain(args) => tools::exit(tools::explain::run(&args)),
         Command::Serve(args) => {
             let config = match config::load(&args, &|name| std::env::var_os(name)) {
                 Ok(config) => config,

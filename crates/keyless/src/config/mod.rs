@@ -251,7 +251,7 @@ pub struct Limits {
 pub fn load(args: &ServeArgs, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Config, ConfigError> {
     let flags = RawConfig::from_flags(args);
     let environment = RawConfig::from_env(env)?;
-    let file_path = match &args.config {
+    let file_path = match &args.file.config {
         Some(path) => Some(Sourced {
             value: path.clone(),
             origin: Origin::Flag("--config"),
