@@ -22,8 +22,17 @@ async fn main() {
         eprintln!("usage: pod_client BUCKET KEY PREFIX ACCOUNT ROLE_NAME");
         std::process::exit(2);
     };
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
-        assert!(std::env::var_os(k).is_none(), "{k} must not be set: a pod has only the web-identity variables");
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ] {
+        assert!(
+            std::env::var_os(k).is_none(),
+            "{k} must not be set: a pod has only the web-identity variables"
+        );
     }
     // The default chain, region and endpoints; only the HTTP client is chosen (plain HTTP, no
     // TLS stack compiled in).
@@ -39,7 +48,10 @@ async fn main() {
         .unwrap_or_else(|e| panic!("the default chain found no credentials: {e:?}"));
     assert!(creds.access_key_id().starts_with("ASIA"), "{}", creds.access_key_id());
     assert!(creds.session_token().is_some() && creds.expiry().is_some());
-    println!("pod client: temporary credentials ASIA... for region {:?}", conf.region());
+    println!(
+        "pod client: temporary credentials ASIA... for region {:?}",
+        conf.region()
+    );
 
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
     let body = b"hello from aws-sdk-rust";
@@ -85,7 +97,10 @@ async fn main() {
         .unwrap_or_else(|e| panic!("GetCallerIdentity: {e:?}"));
     assert_eq!(ident.account(), Some(account.as_str()));
     let arn = ident.arn().unwrap_or_default();
-    assert!(arn.starts_with(&format!("arn:aws:sts::{account}:assumed-role/{role}/")), "{arn}");
+    assert!(
+        arn.starts_with(&format!("arn:aws:sts::{account}:assumed-role/{role}/")),
+        "{arn}"
+    );
     println!("pod client: caller identity {arn}");
     println!("pod client: all checks passed");
 }

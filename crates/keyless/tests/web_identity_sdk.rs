@@ -52,7 +52,11 @@ const SERVER_KEY_ID: u32 = 7;
 /// beside the test binaries (`cargo test` and `cargo build --all-targets` do).
 fn pod_client() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let examples = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").join("examples");
+    let examples = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join("examples");
     let path = examples.join("pod_client");
     assert!(
         path.exists(),
