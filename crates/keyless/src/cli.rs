@@ -31,8 +31,92 @@ pub enum Command {
     ///
     /// Exit code 0 allowed, 1 denied, 2 usage or configuration error.
     Explain(Box<ExplainArgs>),
+    /// Serves the Kubernetes mutating admission webhook (HTTPS) until SIGTERM or SIGINT.
+    ///
+    /// Every flag can also be set by its environment variable; see docs/configuration.md.
+    Webhook(Box<WebhookArgs>),
     /// Prints the version and exits.
     Version,
+}
+
+/// The flags of `keyless webhook`: flags and environment only (no config file).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Address to listen on (HTTPS); port 0 picks a free port
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "KEYLESS_WEBHOOK_LISTEN",
+        default_value = "0.0.0.0:8443"
+    )]
+    pub listen: String,
+
+    /// PEM certificate chain, reloaded when the file changes (cert-manager rotation)
+    #[arg(long, value_name = "FILE", env = "KEYLESS_WEBHOOK_TLS_CERT")]
+    pub tls_cert: PathBuf,
+
+    /// PEM private key matching --tls-cert
+    #[arg(long, value_name = "FILE", env = "KEYLESS_WEBHOOK_TLS_KEY")]
+    pub tls_key: PathBuf,
+
+    /// keyless's URL as pods reach it: injected as AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL_S3
+    #[arg(long, value_name = "URL", env = "KEYLESS_WEBHOOK_ENDPOINT")]
+    pub endpoint: String,
+
+    /// Injected as AWS_ENDPOINT_URL_STS instead of --endpoint
+    #[arg(long, value_name = "URL", env = "KEYLESS_WEBHOOK_STS_ENDPOINT")]
+    pub sts_endpoint: Option<String>,
+
+    /// Injected as AWS_ENDPOINT_URL_S3 instead of --endpoint
+    #[arg(long, value_name = "URL", env = "KEYLESS_WEBHOOK_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Injected as AWS_REGION and AWS_DEFAULT_REGION
+    #[arg(long, value_name = "R", env = "KEYLESS_WEBHOOK_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// The 12-digit account a bare role name in the role annotation belongs to
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "KEYLESS_WEBHOOK_ACCOUNT_ID",
+        default_value = "000000000000"
+    )]
+    pub account_id: String,
+
+    /// Prefix of the ServiceAccount annotations and pod labels/annotations read
+    #[arg(
+        long,
+        value_name = "P",
+        env = "KEYLESS_WEBHOOK_ANNOTATION_PREFIX",
+        default_value = "keyless.io"
+    )]
+    pub annotation_prefix: String,
+
+    /// Audience of the projected token unless the ServiceAccount says otherwise
+    #[arg(long, value_name = "A", env = "KEYLESS_WEBHOOK_AUDIENCE", default_value = "keyless")]
+    pub audience: String,
+
+    /// expirationSeconds of the projected token unless the ServiceAccount says otherwise
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "KEYLESS_WEBHOOK_TOKEN_EXPIRATION",
+        default_value_t = 3600
+    )]
+    pub token_expiration: u64,
+
+    /// Refuse pods whose ServiceAccount cannot be read or carries an invalid annotation
+    #[arg(long, env = "KEYLESS_WEBHOOK_STRICT")]
+    pub strict: bool,
+
+    /// kubeconfig to reach the Kubernetes API [default: in-cluster ServiceAccount]
+    #[arg(long, value_name = "FILE", env = "KEYLESS_WEBHOOK_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Log format on stderr
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], env = "KEYLESS_WEBHOOK_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
 }
 
 /// The flags of `keyless serve`. Each one overrides its environment variable and config field.

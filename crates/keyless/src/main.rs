@@ -23,6 +23,7 @@ mod session_keys;
 mod start;
 mod tls;
 mod tools;
+mod webhook;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         }
         Command::Token(TokenCommand::Inspect(args)) => tools::exit(tools::token::run(&args)),
         Command::Explain(args) => tools::exit(tools::explain::run(&args)),
+        Command::Webhook(args) => webhook::main(*args),
         Command::Serve(args) => {
             let config = match config::load(&args, &|name| std::env::var_os(name)) {
                 Ok(config) => config,

@@ -127,7 +127,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Installs the SIGTERM and SIGINT handlers now (so a signal right after start-up is not lost)
 /// and returns a future that completes on the first of them.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
