@@ -816,3 +816,173 @@ fn configuration_errors_name_the_flag() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--sts-endpoint/--endpoint"), "{stderr}");
 }
+
+/// Over TLS, table-driven: user-set AWS_* env is never overridden (the rest is injected), an
+/// existing volume with the webhook's volume name is left alone, and non-Pod kinds pass untouched.
+#[test]
+fn user_env_existing_volume_and_non_pod_kinds() {
+    let (dir, ca, api, kubeconfig) = setup();
+    api.put("apps", "web", &[("keyless.io/role-arn", "web")], false);
+    let webhook = Webhook::start(dir.path(), &kubeconfig, &ca, &[]);
+    webhook.wait_ready();
+
+    // User-set env on the first container of deployment-pod.json.
+    let user_env = json!([
+        {"name": "AWS_REGION", "value": "eu-west-3"},
+        {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio.local:9000"},
+        {"name": "AWS_ROLE_ARN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "arn"}}},
+    ]);
+    let mut user_set = fixture("deployment-pod.json");
+    user_set["request"]["uid"] = "uid-user-env".into();
+    user_set["request"]["object"]["spec"]["containers"][0]["env"] = user_env.clone();
+
+    // Only endpoint/region set by the user, no identity: the role and token file are injected.
+    let mut region_only = fixture("deployment-pod.json");
+    region_only["request"]["uid"] = "uid-region-only".into();
+    region_only["request"]["object"]["spec"]["containers"][0]["env"] = json!([
+        {"name": "PORT", "value": "8080"},
+        {"name": "AWS_DEFAULT_REGION", "value": "ap-south-1"},
+        {"name": "AWS_ENDPOINT_URL_STS", "value": "http://sts.local:9000"},
+    ]);
+
+    let own_volume = json!({"name": "keyless-token", "emptyDir": {}});
+    let mut existing_volume = fixture("deployment-pod.json");
+    existing_volume["request"]["uid"] = "uid-volume".into();
+    existing_volume["request"]["object"]["spec"]["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(own_volume.clone());
+
+    let mut deployment = fixture("deployment-pod.json");
+    deployment["request"]["uid"] = "uid-deployment".into();
+    for k in ["kind", "requestKind"] {
+        deployment["request"][k] = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    }
+    for k in ["resource", "requestResource"] {
+        deployment["request"][k] = json!({"group": "apps", "version": "v1", "resource": "deployments"});
+    }
+    deployment["request"]["name"] = "web".into();
+    let template = deployment["request"]["object"].clone();
+    deployment["request"]["object"] = json!({
+        "kind": "Deployment", "apiVersion": "apps/v1",
+        "metadata": {"name": "web", "namespace": "apps"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": template["metadata"], "spec": template["spec"]}},
+    });
+
+    type Check = fn(&Value, &Value, &Value);
+    let cases: Vec<(&str, Value, Check)> = vec![
+        ("user-set AWS_* env", user_set, |review, response, pod| {
+            assert_eq!(response["allowed"], true);
+            let original = &review["request"]["object"]["spec"]["containers"][0]["env"];
+            let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
+            let count = |n: &str| env.iter().filter(|e| e["name"] == n).count();
+            // AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE go as a pair: the user set the role, so
+            // neither is injected (mutate.rs: "both, or neither").
+            assert_eq!(count("AWS_WEB_IDENTITY_TOKEN_FILE"), 0, "{env:?}");
+            for name in [
+                "AWS_ROLE_ARN",
+                "AWS_ENDPOINT_URL_STS",
+                "AWS_ENDPOINT_URL_S3",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+            ] {
+                assert_eq!(count(name), 1, "{name} exactly once: {env:?}");
+            }
+            // The user's entries are kept verbatim (valueFrom included).
+            for e in original.as_array().unwrap() {
+                assert!(env.contains(e), "{e} kept: {env:?}");
+            }
+            let values = env_of(&pod["spec"]["containers"][0]);
+            assert_eq!(values["AWS_REGION"], "eu-west-3");
+            assert_eq!(values["AWS_ENDPOINT_URL_S3"], "http://minio.local:9000");
+            assert!(
+                !values.contains_key("AWS_ROLE_ARN"),
+                "valueFrom not replaced by a value"
+            );
+            assert_eq!(values["AWS_ENDPOINT_URL_STS"], ENDPOINT);
+            assert_eq!(values["AWS_DEFAULT_REGION"], "us-east-1");
+            // Other containers get everything.
+            let init = env_of(&pod["spec"]["initContainers"][0]);
+            assert_eq!(init["AWS_ROLE_ARN"], "arn:aws:iam::000000000000:role/web");
+            assert_eq!(init["AWS_REGION"], "us-east-1");
+            assert_eq!(
+                init["AWS_WEB_IDENTITY_TOKEN_FILE"],
+                "/var/run/secrets/keyless/serviceaccount/token"
+            );
+        }),
+        (
+            "user-set region and STS endpoint only",
+            region_only,
+            |review, response, pod| {
+                assert_eq!(response["allowed"], true);
+                let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
+                assert_eq!(env.len(), 7, "3 kept + 4 injected: {env:?}");
+                assert_eq!(
+                    &env[..3],
+                    review["request"]["object"]["spec"]["containers"][0]["env"]
+                        .as_array()
+                        .unwrap()
+                        .as_slice()
+                );
+                let values = env_of(&pod["spec"]["containers"][0]);
+                assert_eq!(values["AWS_DEFAULT_REGION"], "ap-south-1");
+                assert_eq!(values["AWS_ENDPOINT_URL_STS"], "http://sts.local:9000");
+                assert_eq!(values["AWS_REGION"], "us-east-1");
+                assert_eq!(values["AWS_ENDPOINT_URL_S3"], ENDPOINT);
+                assert_eq!(values["AWS_ROLE_ARN"], "arn:aws:iam::000000000000:role/web");
+                assert_eq!(
+                    values["AWS_WEB_IDENTITY_TOKEN_FILE"],
+                    "/var/run/secrets/keyless/serviceaccount/token"
+                );
+            },
+        ),
+        ("existing volume name", existing_volume, |review, response, pod| {
+            assert_eq!(response["allowed"], true);
+            let named: Vec<&Value> = pod["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["name"] == "keyless-token")
+                .collect();
+            assert_eq!(
+                named,
+                vec![&json!({"name": "keyless-token", "emptyDir": {}})],
+                "left alone"
+            );
+            // The other volumes are untouched too, and the containers still get the identity env and
+            // a read-only mount of the (user's) volume of that name.
+            assert_eq!(
+                pod["spec"]["volumes"].as_array().unwrap().len(),
+                review["request"]["object"]["spec"]["volumes"].as_array().unwrap().len()
+            );
+            for c in ["initContainers", "containers"]
+                .iter()
+                .flat_map(|k| pod["spec"][k].as_array().unwrap())
+            {
+                assert_eq!(env_of(c)["AWS_ROLE_ARN"], "arn:aws:iam::000000000000:role/web");
+                let mounts: Vec<&Value> = c["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["name"] == "keyless-token")
+                    .collect();
+                assert_eq!(mounts.len(), 1, "{c}");
+                assert_eq!(mounts[0]["readOnly"], true);
+            }
+        }),
+        ("non-Pod kind (Deployment)", deployment, |review, response, pod| {
+            assert_eq!(response["allowed"], true);
+            assert!(response.get("patch").is_none(), "{response}");
+            assert_eq!(pod, &review["request"]["object"]);
+        }),
+    ];
+    for (name, review, check) in cases {
+        let response = webhook.admit(&review);
+        assert_eq!(response["uid"], review["request"]["uid"], "{name}");
+        let pod = patched(&review, &response);
+        eprintln!("case {name}: {response}");
+        check(&review, &response, &pod);
+    }
+    assert!(api.gets.load(Ordering::SeqCst) == 0);
+}
