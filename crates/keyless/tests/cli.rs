@@ -599,52 +599,9 @@ fn configured_root_secret_is_never_printed() {
 
 // ---- HTTPS ----
 
-/// A CA and leaf certificates for `localhost` and 127.0.0.1 that it signs.
-struct TestCa {
-    cert: rcgen::Certificate,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl TestCa {
-    fn new() -> Self {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "keyless test CA");
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa {
-            cert,
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A new leaf: (certificate PEM, key PEM, certificate DER).
-    fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-    }
-
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from(self.cert.der().to_vec()))
-            .unwrap();
-        let mut config =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        // A resumed session presents no certificate; every test handshake must be a full one.
-        config.resumption = rustls::client::Resumption::disabled();
-        Arc::new(config)
-    }
-}
+#[path = "support/test_ca.rs"]
+mod test_ca;
+use test_ca::TestCa;
 
 /// Replaces a file atomically, as a Secret volume update or cert-manager would.
 fn replace(path: &Path, contents: &str) {
@@ -670,7 +627,7 @@ fn https_get(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, path: &str) -
 #[test]
 fn https_serves_and_picks_up_a_rotated_certificate_without_restart() {
     let dir = tempdir();
-    let ca = TestCa::new();
+    let ca = TestCa::new("keyless test CA");
     let (cert1, key1, der1) = ca.leaf("first");
     let (cert2, key2, der2) = ca.leaf("second");
     let cert_path = dir.path().join("tls.crt");
@@ -742,7 +699,7 @@ fn https_serves_and_picks_up_a_rotated_certificate_without_restart() {
 #[test]
 fn tls_key_not_matching_the_certificate_is_refused_at_start() {
     let dir = tempdir();
-    let ca = TestCa::new();
+    let ca = TestCa::new("keyless test CA");
     let (cert1, _, _) = ca.leaf("first");
     let (_, key2, _) = ca.leaf("second");
     std::fs::write(dir.path().join("tls.crt"), cert1).unwrap();

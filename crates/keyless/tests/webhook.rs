@@ -22,50 +22,9 @@ use serde_json::{Value, json};
 const TOKEN: &str = "fake-apiserver-token";
 const ENDPOINT: &str = "http://keyless.keyless.svc:9000";
 
-// ---- a CA and its leaves ----
-
-struct TestCa {
-    cert: rcgen::Certificate,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl TestCa {
-    fn new(name: &str) -> Self {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa {
-            cert,
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// (certificate PEM, key PEM, certificate DER) for localhost and 127.0.0.1.
-    fn leaf(&self, name: &str) -> (String, String, Vec<u8>) {
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-    }
-
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from(self.cert.der().to_vec()))
-            .unwrap();
-        let mut config =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        config.resumption = rustls::client::Resumption::disabled();
-        Arc::new(config)
-    }
-}
+#[path = "support/test_ca.rs"]
+mod test_ca;
+use test_ca::TestCa;
 
 fn server_config(cert_pem: &str, key_pem: &str) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject as _;
