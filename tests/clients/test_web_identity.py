@@ -93,21 +93,27 @@ def config_yaml(issuer: Issuer) -> str:
             {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
         ],
     }
+    return identity_config(issuer, "tenants", ["a/*", "b/*"], tenants_policy)
+
+
+def identity_config(issuer: Issuer, role: str, service_accounts: list, policy: dict,
+                    audience: str = AUDIENCE, account: str = ACCOUNT) -> str:
+    """A keyless config trusting `issuer` (inline JWKS) with one short-form role."""
     return f"""
 identity:
-  account_id: "{ACCOUNT}"
+  account_id: "{account}"
   issuers:
     - issuer: {ISSUER}
       jwks: '{json.dumps(issuer.jwks())}'
-      audiences: [{AUDIENCE}]
+      audiences: [{audience}]
   roles:
-    - name: tenants
+    - name: {role}
       trust:
         issuer: {ISSUER}
-        audience: {AUDIENCE}
-        service_accounts: ["a/*", "b/*"]
+        audience: {audience}
+        service_accounts: {json.dumps(service_accounts)}
       policies:
-        - '{json.dumps(tenants_policy)}'
+        - '{json.dumps(policy)}'
 """
 
 

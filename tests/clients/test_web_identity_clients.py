@@ -38,7 +38,7 @@ import pytest
 
 from conftest import REGION, REPO, run, start_server, stop_server, system_tool, tree_digest, \
     venv_tool, write_file
-from test_web_identity import ACCOUNT, AUDIENCE, ISSUER, Issuer
+from test_web_identity import ACCOUNT, AUDIENCE, ISSUER, Issuer, identity_config
 
 BUCKET = "pods"
 NAMESPACE = "apps"
@@ -61,22 +61,7 @@ def config_yaml(issuer: Issuer) -> str:
             {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
         ],
     }
-    return f"""
-identity:
-  account_id: "{ACCOUNT}"
-  issuers:
-    - issuer: {ISSUER}
-      jwks: '{json.dumps(issuer.jwks())}'
-      audiences: [{AUDIENCE}]
-  roles:
-    - name: apps
-      trust:
-        issuer: {ISSUER}
-        audience: {AUDIENCE}
-        service_accounts: ["{NAMESPACE}/*"]
-      policies:
-        - '{json.dumps(policy)}'
-"""
+    return identity_config(issuer, "apps", [f"{NAMESPACE}/*"], policy)
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import REPO, run, start_server, stop_server, venv_tool
-from test_web_identity import ISSUER, Issuer
+from test_web_identity import ISSUER, Issuer, identity_config
 
 ACCOUNT = "123456789012"
 AUDIENCE = "keyless"
@@ -223,22 +223,7 @@ def config_yaml(issuer: Issuer) -> str:
              "Resource": f"arn:aws:s3:::{BUCKET}"},
         ],
     }
-    return f"""
-identity:
-  account_id: "{ACCOUNT}"
-  issuers:
-    - issuer: {ISSUER}
-      jwks: '{json.dumps(issuer.jwks())}'
-      audiences: [{AUDIENCE}]
-  roles:
-    - name: apps
-      trust:
-        issuer: {ISSUER}
-        audience: {AUDIENCE}
-        service_accounts: ["{NAMESPACE}/{SA}"]
-      policies:
-        - '{json.dumps(policy)}'
-"""
+    return identity_config(issuer, "apps", [f"{NAMESPACE}/{SA}"], policy, audience=AUDIENCE, account=ACCOUNT)
 
 
 def keyless_bin() -> str:
