@@ -40,6 +40,16 @@ pub fn probe<B>(req: &Request<B>, domains: &[String]) -> Option<Probe> {
     Some(probe)
 }
 
+/// True for a metrics scrape: `GET /metrics` with no query string, no `Authorization` header and
+/// a `Host` that is not a virtual-host bucket name — the same rule as the probes, GET only.
+pub fn is_metrics<B>(req: &Request<B>, domains: &[String]) -> bool {
+    req.method() == Method::GET
+        && req.uri().path() == "/metrics"
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && !is_virtual_host(req, domains)
+}
+
 /// True when the request's host is `BUCKET.<domain>` for a configured domain.
 fn is_virtual_host<B>(req: &Request<B>, domains: &[String]) -> bool {
     if domains.is_empty() {

@@ -17,6 +17,7 @@ mod credentials;
 mod health;
 mod identity;
 mod logging;
+mod metrics;
 mod quickstart;
 mod server;
 mod session_keys;

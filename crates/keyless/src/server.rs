@@ -11,20 +11,21 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use keyless_s3::{ResponseBody, S3Front, full_body};
+use keyless_s3::{Operation, ResponseBody, S3Front, full_body};
 use keyless_store::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Limits, ListenAddr};
 use crate::health::{self, Probe};
+use crate::metrics::{self, S3Metrics};
 
 /// Everything a request needs: the health probes' view of the store and the S3 front.
 /// Shared by all connections behind one `Arc`.
@@ -32,15 +33,33 @@ pub struct App {
     store: Store,
     front: S3Front,
     domains: Vec<String>,
+    metrics: S3Metrics,
 }
 
 impl App {
     pub fn new(store: Store, front: S3Front, domains: Vec<String>) -> Self {
-        App { store, front, domains }
+        App {
+            store,
+            front,
+            domains,
+            metrics: S3Metrics::default(),
+        }
     }
 
-    /// Routes one request: a health probe is answered here, everything else goes to S3.
+    /// Routes one request: a health probe or a metrics scrape is answered here, everything else
+    /// goes to S3 (and is counted).
     pub async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<ResponseBody> {
+        if health::is_metrics(&req, &self.domains) {
+            let body = self.metrics.render(self.store.commit_stats());
+            let mut resp = http::Response::new(full_body(body));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp.headers_mut()
+                .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+            return resp;
+        }
         match health::probe(&req, &self.domains) {
             Some(Probe::Live) => text(http::StatusCode::OK, "ok"),
             Some(Probe::Ready) => {
@@ -54,7 +73,25 @@ impl App {
                     text(http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
                 }
             }
-            None => self.front.handle(req).await,
+            None => {
+                let started = Instant::now();
+                let received = req
+                    .headers()
+                    .get("x-amz-decoded-content-length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| metrics::content_length(req.headers()));
+                let resp = self.front.handle(req).await;
+                let op = resp.extensions().get::<Operation>().map_or("other", |o| o.0.as_str());
+                self.metrics.record(
+                    op,
+                    resp.status().as_u16(),
+                    started.elapsed(),
+                    received,
+                    metrics::content_length(resp.headers()),
+                );
+                resp
+            }
         }
     }
 }

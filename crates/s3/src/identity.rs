@@ -65,6 +65,8 @@ pub struct ClientInfo {
 pub(crate) struct RequestScope {
     session_token: Option<String>,
     opened: Mutex<Option<Arc<Session>>>,
+    /// The operation name, once s3s (or the STS route) has recognised the request.
+    pub(crate) operation: Arc<Mutex<Option<String>>>,
 }
 
 tokio::task_local! {
@@ -92,6 +94,7 @@ impl RequestScope {
         Self {
             session_token: header.or_else(query),
             opened: Mutex::new(None),
+            operation: Arc::default(),
         }
     }
 
@@ -99,6 +102,11 @@ impl RequestScope {
     pub(crate) async fn run<F: Future>(self, f: F) -> F::Output {
         SCOPE.scope(self, f).await
     }
+}
+
+/// Records the operation the current request turned out to be (for metrics).
+pub(crate) fn set_operation(name: &str) {
+    let _ = SCOPE.try_with(|s| *s.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.to_owned()));
 }
 
 /// The session opened for the current request by [`session_secret`], if any.
@@ -184,6 +192,7 @@ mod tests {
         let scope = RequestScope {
             session_token: Some("garbage".into()),
             opened: Mutex::new(None),
+            operation: Arc::default(),
         };
         let err = scope
             .run(async { session_secret(&keys, "ASIAAAAQEAYEAUDAOCAJ").unwrap_err() })

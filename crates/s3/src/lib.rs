@@ -148,6 +148,7 @@ impl S3Front {
         lenient::relax(&mut parts, &self.keyring).await;
         let sts_call = sts::is_sts(&parts.method, &parts.uri, &parts.headers, vhost_bucket);
         let scope = identity::RequestScope::of(&parts);
+        let operation = scope.operation.clone();
         let (body, leftover) = connection::share(body);
         if let Some(mut resp) = refused {
             drop(body);
@@ -206,9 +207,18 @@ impl S3Front {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
+        let op = operation.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let op = op.unwrap_or_else(|| if sts_call { "sts:other" } else { "other" }.to_owned());
+        resp.extensions_mut().insert(Operation(op));
         resp
     }
 }
+
+/// The operation a request was, put in the extensions of every response [`S3Front::handle`]
+/// returns: an S3 operation name (`GetObject`, …), `sts:<Action>` for an STS call, or `other`
+/// (`sts:other`) when the request was refused before it was recognised. A bounded set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation(pub String);
 
 /// Requests whose body is an XML document (DeleteObjects, CompleteMultipartUpload, tagging...)
 /// and whose Content-Length is over [`MAX_XML_BODY`] get 400 MaxMessageLengthExceeded before any

@@ -84,6 +84,7 @@ fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        identity::set_operation(cx.s3_op().name());
         self.gate.check(cx).await?;
         let Some(creds) = cx.credentials() else {
             return Ok(()); // the gate has refused anonymous requests already

@@ -145,6 +145,10 @@ impl StsRoute {
         let parsed = StsRequest::parse(&text).inspect_err(|e| {
             tracing::info!(code = e.code.as_str(), reason = %e.message, "STS request refused");
         })?;
+        crate::identity::set_operation(match parsed {
+            StsRequest::AssumeRoleWithWebIdentity(_) => "sts:AssumeRoleWithWebIdentity",
+            StsRequest::GetCallerIdentity => "sts:GetCallerIdentity",
+        });
         let Some(id) = &self.identity else {
             let e = sts_error(
                 StsErrorCode::AccessDenied,

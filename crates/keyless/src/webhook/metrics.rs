@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Upper bounds of the request duration histogram, in seconds.
-const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+/// Upper bounds of the request duration histograms, in seconds (shared with the S3 metrics).
+pub(crate) const BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 #[derive(Default)]
 pub struct Metrics {
@@ -17,11 +17,42 @@ pub struct Metrics {
     durations: Mutex<Histogram>,
 }
 
-#[derive(Default)]
-struct Histogram {
+/// A fixed-bucket histogram; `counts[i]` is cumulative (observations `<= BUCKETS[i]`).
+#[derive(Default, Clone)]
+pub(crate) struct Histogram {
     counts: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
+}
+
+impl Histogram {
+    pub(crate) fn observe(&mut self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    /// Writes the `_bucket`, `_sum` and `_count` samples of metric `name`; `labels` is empty or
+    /// `key="value",` pairs each followed by a comma.
+    pub(crate) fn write(&self, out: &mut String, name: &str, labels: &str) {
+        for (bound, n) in BUCKETS.iter().zip(self.counts.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.count);
+        let labels = labels.trim_end_matches(',');
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
 }
 
 impl Metrics {
@@ -39,15 +70,10 @@ impl Metrics {
     }
 
     pub fn observe(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let mut h = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        self.durations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(elapsed);
     }
 
     pub fn render(&self) -> String {
@@ -68,20 +94,11 @@ impl Metrics {
         );
         out.push_str("# HELP keyless_webhook_request_duration_seconds Time to answer one /mutate request.\n");
         out.push_str("# TYPE keyless_webhook_request_duration_seconds histogram\n");
-        let h = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-            let _ = writeln!(
-                out,
-                "keyless_webhook_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "keyless_webhook_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            h.count
+        self.durations.lock().unwrap_or_else(|e| e.into_inner()).write(
+            &mut out,
+            "keyless_webhook_request_duration_seconds",
+            "",
         );
-        let _ = writeln!(out, "keyless_webhook_request_duration_seconds_sum {}", h.sum);
-        let _ = writeln!(out, "keyless_webhook_request_duration_seconds_count {}", h.count);
         out
     }
 }

@@ -7,7 +7,7 @@
 //! counted (refused with 403 in `--strict` mode).
 
 mod kube;
-mod metrics;
+pub(crate) mod metrics;
 
 use std::convert::Infallible;
 use std::process::ExitCode;
