@@ -217,8 +217,10 @@ dbs:
 
 
 def insert_rows(db: Path, start: int, n: int) -> None:
+    """Appends rows `start..start+n` to table `t` of a WAL-mode SQLite database (litestream's mode)."""
     con = sqlite3.connect(db)
     try:
+        con.execute("PRAGMA journal_mode=WAL")
         con.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         con.executemany("INSERT INTO t (id, body) VALUES (?, ?)",
                         [(i, f"row {i} " + "x" * (i % 97)) for i in range(start, start + n)])
@@ -253,9 +255,6 @@ def test_litestream_replicates_and_restores_with_only_the_pod_environment(srv, p
     res = run([litestream, "version"], env=env, timeout=30)
     assert res.stdout.decode().strip().startswith(("0.5.", "v0.5.")), res.stdout
     db = tmp_path / "app.db"
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.close()
     insert_rows(db, 1, 200)
     replica_path = f"{NAMESPACE}/litestream/app.db"
     cfg = tmp_path / "litestream.yml"

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import ssl
 import subprocess
 import threading
@@ -48,6 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from conftest import REPO, run, start_server, stop_server, venv_tool
 from test_web_identity import ISSUER, Issuer, identity_config
+from test_web_identity_clients import all_rows, insert_rows
 
 ACCOUNT = "123456789012"
 AUDIENCE = "keyless"
@@ -306,26 +306,6 @@ def apply_patch(doc: dict, ops: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------- the test
-
-
-def insert_rows(db: Path, start: int, n: int) -> None:
-    con = sqlite3.connect(db)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        con.executemany("INSERT INTO t (id, body) VALUES (?, ?)",
-                        [(i, f"row {i}") for i in range(start, start + n)])
-        con.commit()
-    finally:
-        con.close()
-
-
-def all_rows(db: Path) -> list:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT id, body FROM t ORDER BY id").fetchall()
-    finally:
-        con.close()
 
 
 def keys_under(srv, prefix: str) -> list[str]:
