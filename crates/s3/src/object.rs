@@ -103,34 +103,44 @@ fn size_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// What GetObject and HeadObject share (their s3s input and output types differ, hence a macro):
+/// the read conditions, the byte selection (Range or partNumber), and the response headers that
+/// describe the selected bytes. Evaluates to the selection.
+macro_rules! read_object_headers {
+    ($out:expr, $i:expr, $info:expr) => {{
+        let info: &keyless_store::ObjectInfo = $info;
+        Conditions::new(
+            $i.if_match.as_ref(),
+            $i.if_none_match.as_ref(),
+            $i.if_modified_since.as_ref(),
+            $i.if_unmodified_since.as_ref(),
+        )
+        .check_read(&info.etag, info.last_modified)?;
+        let sel = range::select($i.range.as_ref(), $i.part_number, info)?;
+        set_object_meta!($out, &info.meta);
+        $out.accept_ranges = Some("bytes".into());
+        $out.content_length = Some(size_i64(sel.len()));
+        $out.content_range = sel.content_range(info.size);
+        $out.e_tag = Some(ETag::Strong(info.etag.clone()));
+        $out.last_modified = Some(info.last_modified.into());
+        $out.parts_count = ($i.part_number.is_some() && info.part_sizes.is_some()).then(|| info.parts_count() as i32);
+        if let Some((c, kind)) = read_checksums(info, &sel, $i.checksum_mode.as_ref(), $i.part_number) {
+            set_checksums!($out, c);
+            $out.checksum_type = Some(kind);
+        }
+        sel
+    }};
+}
+
 pub(crate) async fn get(edge: &Edge, req: S3Request<GetObjectInput>) -> ApiResult<S3Response<GetObjectOutput>> {
     let i = &req.input;
     require_null_version(i.version_id.as_deref())?;
     reject_customer_key_on_read(i.sse_customer_algorithm.as_deref())?;
     let reader = edge.store.open_object(&i.bucket, &i.key)?;
     let info = reader.info.clone();
-    Conditions::new(
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    )
-    .check_read(&info.etag, info.last_modified)?;
-    let sel = range::select(i.range.as_ref(), i.part_number, &info)?;
-
     let mut out = GetObjectOutput::default();
-    set_object_meta!(out, &info.meta);
-    out.accept_ranges = Some("bytes".into());
-    out.content_length = Some(size_i64(sel.len()));
-    out.content_range = sel.content_range(info.size);
-    out.e_tag = Some(ETag::Strong(info.etag.clone()));
-    out.last_modified = Some(info.last_modified.into());
-    out.parts_count = (i.part_number.is_some() && info.part_sizes.is_some()).then(|| info.parts_count() as i32);
+    let sel = read_object_headers!(out, i, &info);
     out.tag_count = (!info.tags.is_empty()).then_some(info.tags.len() as i32);
-    if let Some((c, kind)) = read_checksums(&info, &sel, i.checksum_mode.as_ref(), i.part_number) {
-        set_checksums!(out, c);
-        out.checksum_type = Some(kind);
-    }
     out.body = Some(ObjectBody::new(reader.into_stream(sel.start, sel.end), sel.len()).into_blob());
 
     let mut resp = S3Response::new(out);
@@ -145,27 +155,8 @@ pub(crate) async fn head(edge: &Edge, req: S3Request<HeadObjectInput>) -> ApiRes
     require_null_version(i.version_id.as_deref())?;
     reject_customer_key_on_read(i.sse_customer_algorithm.as_deref())?;
     let info = edge.store.head_object(&i.bucket, &i.key)?;
-    Conditions::new(
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    )
-    .check_read(&info.etag, info.last_modified)?;
-    let sel = range::select(i.range.as_ref(), i.part_number, &info)?;
-
     let mut out = HeadObjectOutput::default();
-    set_object_meta!(out, &info.meta);
-    out.accept_ranges = Some("bytes".into());
-    out.content_length = Some(size_i64(sel.len()));
-    out.content_range = sel.content_range(info.size);
-    out.e_tag = Some(ETag::Strong(info.etag.clone()));
-    out.last_modified = Some(info.last_modified.into());
-    out.parts_count = (i.part_number.is_some() && info.part_sizes.is_some()).then(|| info.parts_count() as i32);
-    if let Some((c, kind)) = read_checksums(&info, &sel, i.checksum_mode.as_ref(), i.part_number) {
-        set_checksums!(out, c);
-        out.checksum_type = Some(kind);
-    }
+    let sel = read_object_headers!(out, i, &info);
 
     let mut resp = S3Response::new(out);
     if let Some(e) = meta::expires_header(&info.meta) {
