@@ -13,6 +13,7 @@
 mod banner;
 mod cli;
 mod config;
+mod console;
 mod credentials;
 mod health;
 mod identity;

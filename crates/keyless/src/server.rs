@@ -60,6 +60,9 @@ impl App {
                 .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
             return resp;
         }
+        if let Some(resp) = crate::console::asset(&req) {
+            return resp;
+        }
         match health::probe(&req, &self.domains) {
             Some(Probe::Live) => text(http::StatusCode::OK, "ok"),
             Some(Probe::Ready) => {
