@@ -150,8 +150,12 @@ pub struct ServeArgs {
     pub domains: Vec<String>,
 
     /// Log format on stderr [env: KEYLESS_LOG_FORMAT] [default: text]
-    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json", "logfmt"])]
     pub log_format: Option<String>,
+
+    /// Audit stream, one JSON record per request: off, stdout, stderr or a file path [env: KEYLESS_AUDIT_LOG] [default: off]
+    #[arg(long, value_name = "TARGET")]
+    pub audit_log: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,7 +22,7 @@ use keyless_identity::trust::TrustShortForm;
 use keyless_idp::{DevIssuer, ServiceAccountToken, TokenFileWriter};
 use tokio::task::JoinHandle;
 
-use crate::config::identity::{DEFAULT_ACCOUNT_ID, DEFAULT_LEEWAY_SECS, IdentityConfig};
+use crate::config::identity::{RoleView, DEFAULT_ACCOUNT_ID, DEFAULT_LEEWAY_SECS, IdentityConfig};
 
 /// The development issuer's `iss` (never fetched: its keys are given inline).
 pub const DEV_ISSUER: &str = "https://dev-issuer.keyless.invalid";
@@ -67,19 +67,33 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<QuickStart> {
     }
     .expand(DEFAULT_ACCOUNT_ID)
     .expect("the demo trust policy is valid");
-    let policy = Policy::parse(&format!(
+    let policy_doc = format!(
         r#"{{"Version":"2012-10-17","Statement":[
             {{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::{DEMO_BUCKET}","arn:aws:s3:::{DEMO_BUCKET}/*"]}},
             {{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}}]}}"#
-    ))
-    .expect("the demo policy is valid");
+    );
+    let policy = Policy::parse(&policy_doc).expect("the demo policy is valid");
     let role =
         Role::new(role_arn.clone(), trust, vec![("demo-bucket".to_owned(), policy)]).expect("the demo role is valid");
+    let view = RoleView {
+        arn: role_arn.to_string(),
+        max_session_duration: role.max_session_duration(),
+        trust: serde_json::json!({
+            "issuer": DEV_ISSUER,
+            "audience": "sts.amazonaws.com",
+            "service_accounts": [format!("{DEMO_NAMESPACE}/{DEMO_SERVICE_ACCOUNT}")],
+        }),
+        policies: vec![(
+            "demo-bucket".to_owned(),
+            serde_json::from_str(&policy_doc).expect("the demo policy is JSON"),
+        )],
+    };
     Ok(QuickStart {
         identity: IdentityConfig {
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
             issuers: vec![source],
             roles: vec![role],
+            role_views: vec![view],
             session_key_file: None,
             leeway_secs: DEFAULT_LEEWAY_SECS,
         },

@@ -116,7 +116,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             root_secret_key: root.secret_key.expose().to_owned(),
             region: config.s3.region.clone(),
             virtual_host_domains: config.s3.domains.clone(),
-            identity,
+            identity: keyless_s3::IdentityHandle::new(identity),
+            status: None,
         },
     );
     let app = Arc::new(App::new(store, front, config.s3.domains.clone()));

@@ -33,8 +33,8 @@ use crate::percent;
 pub(crate) struct KeyRing {
     root_access_key: String,
     root_secret_key: SecretKey,
-    /// When identity is configured: the server keys that temporary (`ASIA…`) secrets derive from.
-    sessions: Option<std::sync::Arc<keyless_identity::session::SessionKeys>>,
+    /// The identity in force: its server keys are what temporary (`ASIA…`) secrets derive from.
+    identity: crate::identity::IdentityHandle,
 }
 
 impl KeyRing {
@@ -42,13 +42,14 @@ impl KeyRing {
         Self {
             root_access_key: root_access_key.to_owned(),
             root_secret_key: SecretKey::from(root_secret_key),
-            sessions: None,
+            identity: crate::identity::IdentityHandle::default(),
         }
     }
 
-    /// Also accepts temporary credentials minted with `keys` (see `identity::session_secret`).
-    pub(crate) fn with_sessions(mut self, keys: std::sync::Arc<keyless_identity::session::SessionKeys>) -> Self {
-        self.sessions = Some(keys);
+    /// Also accepts temporary credentials minted with the session keys of the identity in force
+    /// (see `identity::session_secret`).
+    pub(crate) fn with_sessions(mut self, identity: crate::identity::IdentityHandle) -> Self {
+        self.identity = identity;
         self
     }
 
@@ -62,10 +63,10 @@ impl KeyRing {
 #[async_trait::async_trait]
 impl S3Auth for KeyRing {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if let Some(keys) = &self.sessions
-            && keyless_identity::session::is_temporary_access_key_id(access_key)
+        if keyless_identity::session::is_temporary_access_key_id(access_key)
+            && let Some(id) = self.identity.current()
         {
-            return crate::identity::session_secret(keys, access_key);
+            return crate::identity::session_secret(&id.keys, access_key);
         }
         self.secret_for(access_key)
             .ok_or_else(|| ApiError::InvalidAccessKeyId.into())

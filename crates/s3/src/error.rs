@@ -308,6 +308,14 @@ pub(crate) fn fill_missing_message(body: &[u8]) -> Option<Vec<u8>> {
     Some(format!("{}<Message>{message}</Message>{}", &text[..at], &text[at..]).into_bytes())
 }
 
+/// The `<Code>` of an error document (S3's `<Error>` or STS's `<ErrorResponse>`).
+pub(crate) fn code_of(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = start + text[start..].find("</Code>")?;
+    Some(text[start..end].to_owned())
+}
+
 /// Formats a time as an HTTP date (`Last-Modified`), truncated to the second.
 pub(crate) fn http_date(t: SystemTime) -> Option<HeaderValue> {
     let mut buf = Vec::new();

@@ -16,7 +16,7 @@
 //! policies allowed every IAM check of the operation.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use keyless_identity::role::Roles;
 use keyless_identity::session::{self, Session, SessionError, SessionKeys};
@@ -52,6 +52,86 @@ impl std::fmt::Debug for Identity {
     }
 }
 
+/// The identity the front serves with, replaceable while it runs (live reload): every request
+/// takes the current [`Identity`] once and uses that one throughout, so a reload never mixes an
+/// old role with new issuers inside one request. Cheap to clone; clones share the slot.
+#[derive(Clone, Default)]
+pub struct IdentityHandle(Arc<RwLock<Option<Arc<Identity>>>>);
+
+impl IdentityHandle {
+    pub fn new(identity: Option<Identity>) -> Self {
+        Self(Arc::new(RwLock::new(identity.map(Arc::new))))
+    }
+
+    /// The identity now in force (`None`: only the root credentials sign, STS is refused).
+    pub fn current(&self) -> Option<Arc<Identity>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts `identity` in force for every request that starts from now on.
+    pub fn replace(&self, identity: Option<Identity>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = identity.map(Arc::new);
+    }
+}
+
+impl std::fmt::Debug for IdentityHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.current().fmt(f)
+    }
+}
+
+/// Who made a request, as far as the signature check established it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Principal {
+    /// Unsigned (or the signature was not checked yet when the request was refused).
+    #[default]
+    Anonymous,
+    /// The root (admin) credentials.
+    Root { access_key: String },
+    /// Temporary credentials from STS.
+    Session {
+        access_key: String,
+        role: String,
+        session_name: String,
+        subject: String,
+        issuer: String,
+    },
+    /// An AssumeRoleWithWebIdentity caller (no credentials yet): the role asked for and, once the
+    /// token is verified, its subject and issuer.
+    WebIdentity {
+        role: String,
+        session_name: String,
+        subject: Option<String>,
+        issuer: Option<String>,
+    },
+}
+
+/// What was decided about a request, and why (for the audit record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// In words, for people: which statement decided, or why a token or session was refused.
+    pub reason: String,
+}
+
+/// The audit facts of one request, gathered while it is served and put in the extensions of its
+/// response by [`S3Front::handle`](crate::S3Front::handle). Never holds a token, secret or
+/// signature.
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    /// As [`Operation`](crate::Operation).
+    pub operation: String,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub principal: Principal,
+    /// `None` when no decision was reached (a malformed request, a bad signature).
+    pub decision: Option<Decision>,
+    /// The S3 or STS error code of an error answer.
+    pub error_code: Option<String>,
+    /// An STS request (not S3).
+    pub sts: bool,
+}
+
 /// What the server knows about the connection a request came on. The server inserts it into the
 /// request's extensions; policies see it as `aws:SourceIp` and `aws:SecureTransport`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +145,9 @@ pub struct ClientInfo {
 pub(crate) struct RequestScope {
     session_token: Option<String>,
     opened: Mutex<Option<Arc<Session>>>,
-    /// The operation name, once s3s (or the STS route) has recognised the request.
-    pub(crate) operation: Arc<Mutex<Option<String>>>,
+    /// The audit facts so far; `operation` stays empty until s3s (or the STS route) has
+    /// recognised the request.
+    pub(crate) audit: Arc<Mutex<Audit>>,
 }
 
 tokio::task_local! {
@@ -94,7 +175,7 @@ impl RequestScope {
         Self {
             session_token: header.or_else(query),
             opened: Mutex::new(None),
-            operation: Arc::default(),
+            audit: Arc::default(),
         }
     }
 
@@ -104,9 +185,30 @@ impl RequestScope {
     }
 }
 
-/// Records the operation the current request turned out to be (for metrics).
+/// Records the operation the current request turned out to be (for metrics and the audit).
 pub(crate) fn set_operation(name: &str) {
-    let _ = SCOPE.try_with(|s| *s.operation.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.to_owned()));
+    audit(|a| a.operation = name.to_owned());
+}
+
+/// Adds to the current request's audit facts.
+pub(crate) fn audit(f: impl FnOnce(&mut Audit)) {
+    let _ = SCOPE.try_with(|s| f(&mut s.audit.lock().unwrap_or_else(|e| e.into_inner())));
+}
+
+/// The principal of a request signed with `access_key`: a session when one was opened for it.
+pub(crate) fn principal_of(access_key: &str) -> Principal {
+    match current_session() {
+        Some(s) => Principal::Session {
+            access_key: s.access_key_id.clone(),
+            role: s.role_arn.to_string(),
+            session_name: s.claims.session_name.clone(),
+            subject: s.claims.subject.clone(),
+            issuer: s.claims.issuer.clone(),
+        },
+        None => Principal::Root {
+            access_key: access_key.to_owned(),
+        },
+    }
 }
 
 /// The session opened for the current request by [`session_secret`], if any.
@@ -121,12 +223,22 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+fn refused(reason: &str) {
+    audit(|a| {
+        a.decision = Some(Decision {
+            allowed: false,
+            reason: reason.to_owned(),
+        })
+    });
+}
+
 /// The secret of temporary access key `access_key`, re-derived from the current request's session
 /// token; the opened session is kept for the rest of the request.
 pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<SecretKey> {
     let token = SCOPE.try_with(|s| s.session_token.clone()).ok().flatten();
     let Some(token) = token else {
         tracing::info!(access_key, reason = "no session token", "refused temporary credentials");
+        refused("temporary credentials without their session token");
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidAccessKeyId,
             "The access key is a temporary credential: send its session token too (x-amz-security-token, \
@@ -141,6 +253,7 @@ pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<S
         }
         Err(e) => {
             tracing::info!(access_key, reason = %e, "refused temporary credentials");
+            refused(&format!("temporary credentials refused: {e}"));
             Err(match e {
                 SessionError::Expired { .. } => S3Error::with_message(
                     S3ErrorCode::ExpiredToken,
@@ -192,7 +305,7 @@ mod tests {
         let scope = RequestScope {
             session_token: Some("garbage".into()),
             opened: Mutex::new(None),
-            operation: Arc::default(),
+            audit: Arc::default(),
         };
         let err = scope
             .run(async { session_secret(&keys, "ASIAAAAQEAYEAUDAOCAJ").unwrap_err() })

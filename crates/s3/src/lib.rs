@@ -29,6 +29,7 @@ mod policy;
 mod precondition;
 mod range;
 mod service;
+mod status;
 mod sts;
 mod tagging;
 
@@ -40,7 +41,8 @@ use keyless_store::Store;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 
-pub use identity::{ClientInfo, Identity};
+pub use identity::{Audit, ClientInfo, Decision, Identity, IdentityHandle, Principal};
+pub use status::StatusSource;
 
 /// The response body type of every keyless HTTP response.
 pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -67,9 +69,12 @@ pub struct FrontOptions {
     pub region: String,
     /// Domains for virtual-host-style addressing: `bucket.<domain>` names a bucket.
     pub virtual_host_domains: Vec<String>,
-    /// Issuers, roles and session keys: STS on this port and temporary credentials. `None`: only
-    /// the root credentials sign, and STS calls are answered with an error.
-    pub identity: Option<Identity>,
+    /// Issuers, roles and session keys: STS on this port and temporary credentials; replaceable
+    /// while the front runs. Holding `None`: only the root credentials sign, and STS calls are
+    /// answered with an error.
+    pub identity: IdentityHandle,
+    /// What `GET /?x-keyless=status` shows (`None`: the endpoint is off).
+    pub status: Option<Arc<dyn StatusSource>>,
 }
 
 impl std::fmt::Debug for FrontOptions {
@@ -105,16 +110,17 @@ impl S3Front {
             store,
             region: region.clone(),
         });
-        let mut keyring = auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key);
-        if let Some(id) = &opts.identity {
-            keyring = keyring.with_sessions(id.keys.clone());
-        }
+        let keyring =
+            auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key).with_sessions(opts.identity.clone());
         b.set_auth(keyring.clone());
-        let roles = opts.identity.as_ref().map(|id| id.roles.clone());
-        b.set_access(policy::Access::new(auth::Gate::new(&region), roles));
+        b.set_access(policy::Access::new(auth::Gate::new(&region), opts.identity.clone()));
         let vhosts =
             (!opts.virtual_host_domains.is_empty()).then(|| host::VirtualHosts::new(&opts.virtual_host_domains));
-        b.set_route(sts::StsRoute::new(opts.identity.clone(), vhosts.clone()));
+        b.set_route(status::Routes {
+            sts: sts::StsRoute::new(opts.identity.clone(), vhosts.clone()),
+            status: opts.status.clone(),
+            vhosts: vhosts.clone(),
+        });
         if let Some(v) = &vhosts {
             b.set_host(v.clone());
         }
@@ -148,7 +154,7 @@ impl S3Front {
         lenient::relax(&mut parts, &self.keyring).await;
         let sts_call = sts::is_sts(&parts.method, &parts.uri, &parts.headers, vhost_bucket);
         let scope = identity::RequestScope::of(&parts);
-        let operation = scope.operation.clone();
+        let audit = scope.audit.clone();
         let (body, leftover) = connection::share(body);
         if let Some(mut resp) = refused {
             drop(body);
@@ -167,9 +173,13 @@ impl S3Front {
             .await;
         // Over HTTP/2 an early answer only resets its stream; there is no connection to keep.
         let reusable = !http1 || leftover.settle(expect_continue).await;
+        let mut error_code = None;
         let mut resp = match result {
             Ok(resp) => {
                 let (mut parts, body) = resp.into_parts();
+                if parts.status.is_client_error() || parts.status.is_server_error() {
+                    error_code = body.bytes().as_deref().and_then(error::code_of);
+                }
                 if head
                     && parts.status == http::StatusCode::OK
                     && parts.headers.contains_key(http::header::CONTENT_RANGE)
@@ -197,6 +207,7 @@ impl S3Front {
             Err(e) => {
                 let e: Box<dyn std::error::Error + Send + Sync> = e.into();
                 tracing::error!(error = %e, "the S3 service failed to answer a request");
+                error_code = Some("InternalError".to_owned());
                 internal_error()
             }
         };
@@ -207,9 +218,14 @@ impl S3Front {
             resp.headers_mut()
                 .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         }
-        let op = operation.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let op = op.unwrap_or_else(|| if sts_call { "sts:other" } else { "other" }.to_owned());
-        resp.extensions_mut().insert(Operation(op));
+        let mut audit = std::mem::take(&mut *audit.lock().unwrap_or_else(|e| e.into_inner()));
+        if audit.operation.is_empty() {
+            audit.operation = if sts_call { "sts:other" } else { "other" }.to_owned();
+        }
+        audit.sts = sts_call;
+        audit.error_code = error_code;
+        resp.extensions_mut().insert(Operation(audit.operation.clone()));
+        resp.extensions_mut().insert(audit);
         resp
     }
 }
@@ -299,7 +315,8 @@ mod tests {
             root_secret_key: "very-secret-value".into(),
             region: "us-east-1".into(),
             virtual_host_domains: vec![],
-            identity: None,
+            identity: IdentityHandle::default(),
+            status: None,
         };
         let s = format!("{o:?}");
         assert!(s.contains("ROOT") && !s.contains("very-secret-value"), "{s}");

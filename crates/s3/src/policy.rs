@@ -26,17 +26,17 @@ use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use crate::auth::Gate;
-use crate::identity::{self, ClientInfo};
+use crate::identity::{self, ClientInfo, Decision, IdentityHandle};
 
 /// The access check `s3s` runs for every S3 operation.
 pub(crate) struct Access {
     gate: Gate,
-    roles: Option<Arc<Roles>>,
+    identity: IdentityHandle,
 }
 
 impl Access {
-    pub(crate) fn new(gate: Gate, roles: Option<Arc<Roles>>) -> Self {
-        Self { gate, roles }
+    pub(crate) fn new(gate: Gate, identity: IdentityHandle) -> Self {
+        Self { gate, identity }
     }
 }
 
@@ -85,29 +85,42 @@ fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         identity::set_operation(cx.s3_op().name());
-        self.gate.check(cx).await?;
-        let Some(creds) = cx.credentials() else {
-            return Ok(()); // the gate has refused anonymous requests already
-        };
-        let access_key = creds.access_key.clone();
-        let op_name = cx.s3_op().name().to_owned();
-        let op_name = op_name.as_str();
-        if !is_temporary_access_key_id(&access_key) || self.roles.is_none() {
-            tracing::debug!(op = op_name, access_key, "root credentials: allowed");
-            return Ok(());
-        }
-        let roles = self.roles.clone().expect("checked");
-        let Some(session) = identity::current_session() else {
-            // The key ring opened the session to verify the signature; without it, refuse.
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidToken,
-                "The provided token is malformed or otherwise invalid.",
-            ));
-        };
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+        };
+        let access_key = cx.credentials().map(|c| c.access_key.clone());
+        identity::audit(|a| {
+            a.bucket = bucket.clone();
+            a.key = key.clone();
+            if let Some(ak) = &access_key {
+                a.principal = identity::principal_of(ak);
+            }
+        });
+        if let Err(e) = self.gate.check(cx).await {
+            decide(false, e.message().unwrap_or("refused by the edge's checks"));
+            return Err(e);
+        }
+        let Some(access_key) = access_key else {
+            return Ok(()); // the gate has refused anonymous requests already
+        };
+        let op_name = cx.s3_op().name().to_owned();
+        let op_name = op_name.as_str();
+        let id = self.identity.current();
+        let (true, Some(id)) = (is_temporary_access_key_id(&access_key), id) else {
+            tracing::debug!(op = op_name, access_key, "root credentials: allowed");
+            decide(true, "root credentials may do everything");
+            return Ok(());
+        };
+        let roles = id.roles.clone();
+        let Some(session) = identity::current_session() else {
+            // The key ring opened the session to verify the signature; without it, refuse.
+            decide(false, "no session was opened for the temporary credentials");
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidToken,
+                "The provided token is malformed or otherwise invalid.",
+            ));
         };
         let client = cx.extensions_mut().get::<ClientInfo>().copied();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -118,6 +131,7 @@ impl S3Access for Access {
                 facts: OwnedFacts { client, now },
             };
             cx.extensions_mut().insert(deferred);
+            decide(true, "DeleteObjects: each key is checked on its own (s3:DeleteObject)");
             return Ok(());
         }
         let uri = cx.uri().clone();
@@ -146,6 +160,7 @@ impl S3Access for Access {
             Ok(a) => a,
             Err(e) => {
                 tracing::info!(op = op_name, role = %session.role_arn, subject = %session.claims.subject, reason = %e, "S3 request denied");
+                decide(false, &e.to_string());
                 return Err(S3Error::with_message(
                     S3ErrorCode::AccessDenied,
                     format!("Access Denied: {e}; temporary credentials may not use it."),
@@ -155,6 +170,13 @@ impl S3Access for Access {
         match authz.first_denied() {
             None => {
                 tracing::debug!(op = op_name, role = %session.role_arn, subject = %session.claims.subject, "S3 request allowed");
+                let reason = authz
+                    .decisions
+                    .iter()
+                    .map(|(c, d)| format!("{} on {}: {}", c.action, c.resource, d.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                decide(true, &reason);
                 Ok(())
             }
             Some((check, decision)) => {
@@ -170,10 +192,24 @@ impl S3Access for Access {
                     reason = %decision.reason,
                     "S3 request denied"
                 );
+                decide(
+                    false,
+                    &format!("{} on {}: {}", check.action, check.resource, decision.reason),
+                );
                 Err(denied(check.action, &check.resource))
             }
         }
     }
+}
+
+/// Records the access decision of the current request (for the audit).
+fn decide(allowed: bool, reason: &str) {
+    identity::audit(|a| {
+        a.decision = Some(Decision {
+            allowed,
+            reason: reason.to_owned(),
+        })
+    });
 }
 
 /// For a DeleteObjects of a session: removes the keys the session may not delete from the input
@@ -190,6 +226,8 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
         ..Default::default()
     };
     let mut errors = Vec::new();
+    let mut allowed_keys = 0usize;
+    let mut first_reason = None;
     req.input.delete.objects.retain(|o| {
         let keys = [o.key.clone()];
         let op = S3Operation {
@@ -204,9 +242,13 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
             Err(e) => Some((format!("arn:aws:s3:::{bucket}/{}", o.key), e.to_string())),
         };
         match refusal {
-            None => true,
+            None => {
+                allowed_keys += 1;
+                true
+            }
             Some((resource, reason)) => {
                 tracing::info!(op = "DeleteObjects", action = "s3:DeleteObject", %resource, role = %d.session.role_arn, subject = %d.session.claims.subject, %reason, "S3 delete of one key denied");
+                first_reason.get_or_insert_with(|| format!("s3:DeleteObject on {resource}: {reason}"));
                 errors.push(s3s::dto::Error {
                     code: Some("AccessDenied".to_owned()),
                     key: Some(o.key.clone()),
@@ -219,6 +261,16 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
             }
         }
     });
+    if let Some(reason) = first_reason {
+        decide(
+            allowed_keys > 0,
+            &format!(
+                "{} of {} keys denied, the first: {reason}",
+                errors.len(),
+                errors.len() + allowed_keys
+            ),
+        );
+    }
     errors
 }
 

@@ -28,19 +28,19 @@ use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result};
 
 use crate::host::VirtualHosts;
-use crate::identity::{self, Identity};
+use crate::identity::{self, Decision, IdentityHandle, Principal};
 use crate::{ResponseBody, full_body};
 
 /// The largest STS request body read (a maximal AssumeRoleWithWebIdentity is about 25 KiB).
 pub const MAX_STS_BODY: usize = 64 << 10;
 
 pub(crate) struct StsRoute {
-    identity: Option<Identity>,
+    identity: IdentityHandle,
     vhosts: Option<VirtualHosts>,
 }
 
 impl StsRoute {
-    pub(crate) fn new(identity: Option<Identity>, vhosts: Option<VirtualHosts>) -> Self {
+    pub(crate) fn new(identity: IdentityHandle, vhosts: Option<VirtualHosts>) -> Self {
         Self { identity, vhosts }
     }
 }
@@ -144,12 +144,14 @@ impl StsRoute {
         };
         let parsed = StsRequest::parse(&text).inspect_err(|e| {
             tracing::info!(code = e.code.as_str(), reason = %e.message, "STS request refused");
+            decide(false, &e.message);
         })?;
         crate::identity::set_operation(match parsed {
             StsRequest::AssumeRoleWithWebIdentity(_) => "sts:AssumeRoleWithWebIdentity",
             StsRequest::GetCallerIdentity => "sts:GetCallerIdentity",
         });
-        let Some(id) = &self.identity else {
+        let id = self.identity.current();
+        let Some(id) = &id else {
             let e = sts_error(
                 StsErrorCode::AccessDenied,
                 "STS is not configured on this keyless: add an identity: section (issuers and roles) to its configuration",
@@ -159,10 +161,19 @@ impl StsRoute {
                 reason = "no identity configured",
                 "STS request refused"
             );
+            decide(false, "no identity: section is configured");
             return Err(e);
         };
         match parsed {
             StsRequest::AssumeRoleWithWebIdentity(r) => {
+                identity::audit(|a| {
+                    a.principal = Principal::WebIdentity {
+                        role: r.role_arn.to_string(),
+                        session_name: r.role_session_name.clone(),
+                        subject: None,
+                        issuer: None,
+                    }
+                });
                 let now = now();
                 let result = async {
                     let verified = id
@@ -196,6 +207,18 @@ impl StsRoute {
                             request_id = rid,
                             "STS: role assumed"
                         );
+                        identity::audit(|a| {
+                            a.principal = Principal::WebIdentity {
+                                role: r.role_arn.to_string(),
+                                session_name: r.role_session_name.clone(),
+                                subject: Some(assumed.subject.clone()),
+                                issuer: Some(assumed.provider.clone()),
+                            };
+                            a.decision = Some(Decision {
+                                allowed: true,
+                                reason: assumed.trust_decision.reason.clone(),
+                            });
+                        });
                         Ok(xml_response(
                             StatusCode::OK,
                             render_assume_role_response(&assumed, rid),
@@ -213,6 +236,7 @@ impl StsRoute {
                             request_id = rid,
                             "STS: AssumeRoleWithWebIdentity refused"
                         );
+                        decide(false, e.log_reason.as_deref().unwrap_or(&e.message));
                         Err(e)
                     }
                 }
@@ -220,6 +244,7 @@ impl StsRoute {
             StsRequest::GetCallerIdentity => {
                 let Some(creds) = &req.credentials else {
                     tracing::info!(action = "GetCallerIdentity", reason = "unsigned", "STS request refused");
+                    decide(false, "GetCallerIdentity was not signed");
                     return Err(sts_error(
                         StsErrorCode::AccessDenied,
                         "GetCallerIdentity must be signed (SigV4, service sts) with the credentials to identify",
@@ -238,6 +263,8 @@ impl StsRoute {
                     }
                 };
                 tracing::info!(action = "GetCallerIdentity", arn = %caller.arn, request_id = rid, "STS: caller identified");
+                identity::audit(|a| a.principal = identity::principal_of(&creds.access_key));
+                decide(true, "any signed caller may ask who it is");
                 Ok(xml_response(
                     StatusCode::OK,
                     render_get_caller_identity(&caller, rid),
@@ -246,6 +273,16 @@ impl StsRoute {
             }
         }
     }
+}
+
+/// Records the decision on the current STS request (for the audit).
+fn decide(allowed: bool, reason: &str) {
+    identity::audit(|a| {
+        a.decision = Some(Decision {
+            allowed,
+            reason: reason.to_owned(),
+        })
+    });
 }
 
 /// The STS code for an S3 error `s3s` raised on an STS call before the route ran.

@@ -76,9 +76,21 @@ pub struct IdentityConfig {
     pub account_id: String,
     pub issuers: Vec<IssuerSource>,
     pub roles: Vec<Role>,
+    /// The roles as documents, for the console's status view (same order as `roles`).
+    pub role_views: Vec<RoleView>,
     /// `None`: `<data_dir>/session-keys`.
     pub session_key_file: Option<PathBuf>,
     pub leeway_secs: u64,
+}
+
+/// One role as the status view shows it: the trust policy (the AWS document, or the short form
+/// as written) and the permission policies as JSON documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleView {
+    pub arn: String,
+    pub max_session_duration: u32,
+    pub trust: serde_json::Value,
+    pub policies: Vec<(String, serde_json::Value)>,
 }
 
 impl IdentityConfig {
@@ -140,12 +152,26 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
         }
     }
     let mut roles: Vec<Role> = Vec::new();
+    let mut role_views = Vec::new();
     for (i, r) in file.roles.iter().enumerate() {
         let at = |rest: &str| format!("{}[{i}]{rest}", IDENTITY_ROLES.name);
         let arn = RoleArn::new(&account_id, &r.name).map_err(|e| err(origin, at(".name"), e.to_string()))?;
         if roles.iter().any(|o| o.arn() == &arn) {
             return Err(err(origin, at(".name"), format!("role {:?} is defined twice", r.name)));
         }
+        let trust_view = match (&r.trust_policy, &r.trust) {
+            (Some(doc), _) => serde_json::from_str(&document_text(doc)).unwrap_or(serde_json::Value::Null),
+            (None, Some(t)) => serde_json::json!({
+                "issuer": t.issuer,
+                "audience": match &t.audience {
+                    None => serde_json::json!("sts.amazonaws.com"),
+                    Some(OneOrMany::One(a)) => serde_json::json!(a),
+                    Some(OneOrMany::Many(a)) => serde_json::json!(a),
+                },
+                "service_accounts": t.service_accounts,
+            }),
+            (None, None) => serde_json::Value::Null,
+        };
         let trust = match (&r.trust_policy, &r.trust) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(err(
@@ -208,6 +234,7 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
             }
         };
         let mut policies = Vec::new();
+        let mut policy_views = Vec::new();
         for (j, p) in r.policies.iter().enumerate() {
             let field = at(&format!(".policies[{j}]"));
             let (name, doc) = match p {
@@ -224,6 +251,7 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
             let policy = Policy::parse(&doc)
                 .and_then(|pol| pol.check_identity_policy().map(|()| pol))
                 .map_err(|e| err(origin, field, e.to_string()))?;
+            policy_views.push((name.clone(), serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null)));
             policies.push((name, policy));
         }
         let mut role = Role::new(arn, trust, policies).map_err(|e| err(origin, at(".policies"), e.to_string()))?;
@@ -238,6 +266,12 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
                 )
             })?;
         }
+        role_views.push(RoleView {
+            arn: role.arn().to_string(),
+            max_session_duration: role.max_session_duration(),
+            trust: trust_view,
+            policies: policy_views,
+        });
         roles.push(role);
     }
     if let Some(p) = &file.session_key_file
@@ -253,6 +287,7 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
         account_id,
         issuers: file.issuers,
         roles,
+        role_views,
         session_key_file: file.session_key_file,
         leeway_secs,
     })

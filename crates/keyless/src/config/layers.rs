@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{
-    ConfigError, DATA_DIR, DOMAINS, Field, LISTEN, LOG_FILTER, LOG_FORMAT, Origin, REGION, ROOT_ACCESS_KEY,
+    ConfigError, DATA_DIR, DOMAINS, Field, LISTEN, LOG_AUDIT, LOG_FILTER, LOG_FORMAT, RELOAD_INTERVAL, Origin, REGION, ROOT_ACCESS_KEY,
     ROOT_SECRET_KEY, TLS_CERT, TLS_KEY,
 };
 use crate::cli::ServeArgs;
@@ -48,6 +48,8 @@ pub struct RawConfig {
     pub root_secret_key: Option<Sourced<SecretKey>>,
     pub log_format: Option<Sourced<String>>,
     pub log_filter: Option<Sourced<String>>,
+    pub log_audit: Option<Sourced<String>>,
+    pub reload_interval_secs: Option<Sourced<u64>>,
     pub max_header_bytes: Option<Sourced<u64>>,
     pub header_read_timeout_secs: Option<Sourced<u64>>,
     pub shutdown_grace_secs: Option<Sourced<u64>>,
@@ -72,6 +74,8 @@ impl RawConfig {
             root_secret_key: self.root_secret_key.or(lower.root_secret_key),
             log_format: self.log_format.or(lower.log_format),
             log_filter: self.log_filter.or(lower.log_filter),
+            log_audit: self.log_audit.or(lower.log_audit),
+            reload_interval_secs: self.reload_interval_secs.or(lower.reload_interval_secs),
             max_header_bytes: self.max_header_bytes.or(lower.max_header_bytes),
             header_read_timeout_secs: self.header_read_timeout_secs.or(lower.header_read_timeout_secs),
             shutdown_grace_secs: self.shutdown_grace_secs.or(lower.shutdown_grace_secs),
@@ -99,6 +103,7 @@ impl RawConfig {
             tls_cert: flag(&args.tls_cert, TLS_CERT),
             tls_key: flag(&args.tls_key, TLS_KEY),
             log_format: flag(&args.log_format, LOG_FORMAT),
+            log_audit: flag(&args.audit_log, LOG_AUDIT),
             ..RawConfig::default()
         }
     }
@@ -126,6 +131,8 @@ impl RawConfig {
             root_secret_key: text(ROOT_SECRET_KEY)?.map(|s| s.map(SecretKey::new)),
             log_format: text(LOG_FORMAT)?,
             log_filter: text(LOG_FILTER)?,
+            log_audit: text(LOG_AUDIT)?,
+            reload_interval_secs: env_number(env, RELOAD_INTERVAL)?,
             ..RawConfig::default()
         })
     }
@@ -171,6 +178,8 @@ impl RawConfig {
             root_secret_key: sourced(root.secret_key, &origin),
             log_format: sourced(log.format, &origin),
             log_filter: sourced(log.filter, &origin),
+            log_audit: sourced(log.audit, &origin),
+            reload_interval_secs: sourced(file.reload_interval_secs, &origin),
             max_header_bytes: sourced(limits.max_header_bytes, &origin),
             header_read_timeout_secs: sourced(limits.header_read_timeout_secs, &origin),
             shutdown_grace_secs: sourced(limits.shutdown_grace_secs, &origin),
@@ -222,6 +231,24 @@ fn env_text(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Opti
     }
 }
 
+/// A whole-number environment variable.
+fn env_number(env: &dyn Fn(&str) -> Option<OsString>, field: Field) -> Result<Option<Sourced<u64>>, ConfigError> {
+    let Some(text) = env_text(env, field)? else {
+        return Ok(None);
+    };
+    match text.value.trim().parse() {
+        Ok(value) => Ok(Some(Sourced {
+            value,
+            origin: text.origin,
+        })),
+        Err(_) => Err(ConfigError::Invalid {
+            field: field.name,
+            origin: text.origin,
+            message: format!("\"{}\" is not a whole number", text.value),
+        }),
+    }
+}
+
 /// The YAML config file. Every field is optional; unknown fields are errors.
 ///
 /// New sections (identity issuers and roles, gateway settings) are added here as further
@@ -237,6 +264,7 @@ pub struct FileConfig {
     pub root: Option<FileRoot>,
     pub log: Option<FileLog>,
     pub limits: Option<FileLimits>,
+    pub reload_interval_secs: Option<u64>,
     pub identity: Option<super::identity::FileIdentity>,
 }
 
@@ -260,6 +288,7 @@ pub struct FileRoot {
 pub struct FileLog {
     pub format: Option<String>,
     pub filter: Option<String>,
+    pub audit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

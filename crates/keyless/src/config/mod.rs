@@ -77,6 +77,8 @@ pub const LOG_FORMAT: Field = field(
     Some("text"),
 );
 pub const LOG_FILTER: Field = field("log.filter", Some("KEYLESS_LOG"), None, Some("info"));
+pub const LOG_AUDIT: Field = field("log.audit", Some("KEYLESS_AUDIT_LOG"), Some("--audit-log"), Some("off"));
+pub const RELOAD_INTERVAL: Field = field("reload_interval_secs", Some("KEYLESS_RELOAD_INTERVAL_SECS"), None, Some("2"));
 pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None, Some("65536"));
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));
@@ -104,6 +106,8 @@ pub const FIELDS: &[Field] = &[
     ROOT_SECRET_KEY,
     LOG_FORMAT,
     LOG_FILTER,
+    LOG_AUDIT,
+    RELOAD_INTERVAL,
     MAX_HEADER_BYTES,
     HEADER_READ_TIMEOUT,
     SHUTDOWN_GRACE,
@@ -180,6 +184,8 @@ pub struct Config {
     pub root: Option<RootCredentials>,
     pub log: LogConfig,
     pub limits: Limits,
+    /// How often the config file is checked for changes (live reload); `None`: only on SIGHUP.
+    pub reload_interval: Option<Duration>,
     /// The `identity:` section: issuers, roles, session keys. `None` when the file has none.
     pub identity: Option<identity::IdentityConfig>,
     /// The YAML file read, if any (for the start-up log).
@@ -223,6 +229,7 @@ pub struct TlsConfig {
 pub enum LogFormat {
     Text,
     Json,
+    Logfmt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +237,18 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing-subscriber `EnvFilter` directive such as `info` or `info,keyless=debug`.
     pub filter: String,
+    /// Where the audit records go (one JSON object per request).
+    pub audit: AuditTarget,
+}
+
+/// Where `log.audit` sends the audit stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    Off,
+    Stdout,
+    Stderr,
+    /// Appended to this file (reopened on SIGHUP, for log rotation).
+    File(PathBuf),
 }
 
 /// Bounds that keep one client from holding the server's resources.
@@ -366,14 +385,37 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
     let format = match format.value.as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
+        "logfmt" => LogFormat::Logfmt,
         other => {
             return Err(ConfigError::invalid(
                 LOG_FORMAT,
                 &format,
-                format!("\"{other}\" is not a log format; use text or json"),
+                format!("\"{other}\" is not a log format; use text, json or logfmt"),
             ));
         }
     };
+    let audit = raw.log_audit.unwrap_or_else(|| default_of(LOG_AUDIT));
+    let audit = match audit.value.trim() {
+        "off" => AuditTarget::Off,
+        "stdout" => AuditTarget::Stdout,
+        "stderr" => AuditTarget::Stderr,
+        "" => {
+            return Err(ConfigError::invalid(
+                LOG_AUDIT,
+                &audit,
+                "is empty; give off, stdout, stderr or the path of a file to append to",
+            ));
+        }
+        path => AuditTarget::File(PathBuf::from(path)),
+    };
+    let reload = raw.reload_interval_secs.unwrap_or_else(|| default_u64(RELOAD_INTERVAL));
+    if reload.value > 3600 {
+        return Err(ConfigError::invalid(
+            RELOAD_INTERVAL,
+            &reload,
+            format!("{} is out of range; give 0 (SIGHUP only) to 3600 seconds", reload.value),
+        ));
+    }
     let filter = raw.log_filter.unwrap_or_else(|| default_of(LOG_FILTER));
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&filter.value) {
         return Err(ConfigError::invalid(
@@ -444,7 +486,9 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         log: LogConfig {
             format,
             filter: filter.value,
+            audit,
         },
+        reload_interval: (reload.value > 0).then(|| Duration::from_secs(reload.value)),
         limits: Limits {
             max_header_bytes: max_header.value as usize,
             header_read_timeout: Duration::from_secs(header_timeout.value),

@@ -89,6 +89,7 @@ fn settings(args: WebhookArgs) -> Result<Settings, String> {
                 LogFormat::Text
             },
             filter: std::env::var("KEYLESS_LOG").unwrap_or_else(|_| "info".into()),
+            audit: crate::config::AuditTarget::Off,
         },
     })
 }
