@@ -67,7 +67,11 @@ impl Visit for LogfmtFields<'_> {
 fn pair(out: &mut String, key: &str, value: &str) {
     let key = if key == "message" { "msg" } else { key };
     let _ = write!(out, " {key}=");
-    if !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c == '=' || c == '"' || c.is_control()) {
+    if !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '=' || c == '"' || c.is_control())
+    {
         out.push_str(value);
         return;
     }

@@ -17,8 +17,10 @@ mod console;
 mod credentials;
 mod health;
 mod identity;
+mod live;
 mod logging;
 mod metrics;
+mod observe;
 mod quickstart;
 mod server;
 mod session_keys;
@@ -63,7 +65,8 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let result = runtime.block_on(start::serve(config));
+            let reload: live::Loader = Box::new(move || config::load(&args, &|name| std::env::var_os(name)));
+            let result = runtime.block_on(start::serve(config, reload));
             // Connections still open after the grace period are cut here; blocking work gets a
             // short bound so that exit is prompt.
             runtime.shutdown_timeout(Duration::from_secs(5));

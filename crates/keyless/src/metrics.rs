@@ -74,6 +74,52 @@ impl S3Metrics {
     }
 }
 
+/// The size and free space of the filesystem holding `dir` (bytes), from statvfs.
+pub fn filesystem(dir: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `st` a valid, writable statvfs.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let frsize = st.f_frsize as u64;
+    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+}
+
+/// Storage usage: what the store holds and the room left on its filesystem.
+pub fn render_storage(out: &mut String, usage: Option<keyless_store::Usage>, fs: Option<(u64, u64)>) {
+    if let Some(u) = usage {
+        for (name, help, v) in [
+            ("keyless_store_buckets", "Buckets in the store.", u.buckets),
+            ("keyless_store_objects", "Objects in the store.", u.objects),
+            (
+                "keyless_store_multipart_uploads",
+                "Multipart uploads in progress.",
+                u.uploads,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+    }
+    if let Some((size, avail)) = fs {
+        for (name, help, v) in [
+            (
+                "keyless_data_filesystem_size_bytes",
+                "Size of the filesystem holding data_dir.",
+                size,
+            ),
+            (
+                "keyless_data_filesystem_available_bytes",
+                "Space left for keyless on the filesystem holding data_dir.",
+                avail,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+    }
+}
+
 /// The body length a message declares in `Content-Length` (0 when absent or unparsable).
 pub fn content_length(headers: &http::HeaderMap) -> u64 {
     headers

@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Limits, ListenAddr};
 use crate::health::{self, Probe};
+use crate::live::Live;
 use crate::metrics::{self, S3Metrics};
+use crate::observe::{Observer, Served};
 
 /// Everything a request needs: the health probes' view of the store and the S3 front.
 /// Shared by all connections behind one `Arc`.
@@ -34,23 +37,50 @@ pub struct App {
     front: S3Front,
     domains: Vec<String>,
     metrics: S3Metrics,
+    observer: Arc<Observer>,
+    live: Arc<Live>,
+    data_dir: PathBuf,
 }
 
 impl App {
-    pub fn new(store: Store, front: S3Front, domains: Vec<String>) -> Self {
+    pub fn new(
+        store: Store,
+        front: S3Front,
+        domains: Vec<String>,
+        observer: Arc<Observer>,
+        live: Arc<Live>,
+        data_dir: PathBuf,
+    ) -> Self {
         App {
             store,
             front,
             domains,
             metrics: S3Metrics::default(),
+            observer,
+            live,
+            data_dir,
         }
+    }
+
+    /// The whole `/metrics` page.
+    async fn render_metrics(&self) -> String {
+        let store = self.store.clone();
+        let dir = self.data_dir.clone();
+        let (usage, fs) = tokio::task::spawn_blocking(move || (store.usage().ok(), metrics::filesystem(&dir)))
+            .await
+            .unwrap_or((None, None));
+        let mut out = self.metrics.render(self.store.commit_stats());
+        metrics::render_storage(&mut out, usage, fs);
+        self.observer.render(&mut out);
+        self.live.render(&mut out);
+        out
     }
 
     /// Routes one request: a health probe or a metrics scrape is answered here, everything else
     /// goes to S3 (and is counted).
     pub async fn handle(&self, req: http::Request<hyper::body::Incoming>) -> http::Response<ResponseBody> {
         if health::is_metrics(&req, &self.domains) {
-            let body = self.metrics.render(self.store.commit_stats());
+            let body = self.render_metrics().await;
             let mut resp = http::Response::new(full_body(body));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -78,6 +108,7 @@ impl App {
             }
             None => {
                 let started = Instant::now();
+                let peer = req.extensions().get::<keyless_s3::ClientInfo>().and_then(|c| c.peer);
                 let received = req
                     .headers()
                     .get("x-amz-decoded-content-length")
@@ -86,13 +117,23 @@ impl App {
                     .unwrap_or_else(|| metrics::content_length(req.headers()));
                 let resp = self.front.handle(req).await;
                 let op = resp.extensions().get::<Operation>().map_or("other", |o| o.0.as_str());
-                self.metrics.record(
-                    op,
-                    resp.status().as_u16(),
-                    started.elapsed(),
-                    received,
-                    metrics::content_length(resp.headers()),
-                );
+                let elapsed = started.elapsed();
+                let sent = metrics::content_length(resp.headers());
+                self.metrics.record(op, resp.status().as_u16(), elapsed, received, sent);
+                if let Some(audit) = resp.extensions().get::<keyless_s3::Audit>() {
+                    let request_id = ["x-amz-request-id", "x-amzn-requestid"]
+                        .iter()
+                        .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()));
+                    self.observer.served(&Served {
+                        audit,
+                        status: resp.status().as_u16(),
+                        peer,
+                        elapsed,
+                        bytes_in: received,
+                        bytes_out: sent,
+                        request_id,
+                    });
+                }
                 resp
             }
         }

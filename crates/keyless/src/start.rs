@@ -12,10 +12,13 @@ use keyless_store::{Store, StoreOptions};
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::credentials::{self, CredentialSource};
+use crate::live::Live;
+use crate::observe::Observer;
 use crate::server::{self, App};
 use crate::tls::Tls;
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Runs the server. `reload` loads the configuration again the way it was loaded now (live reload).
+pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Result<()> {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config_file = ?config.file,
@@ -77,13 +80,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None
     };
     let identity_config = config.identity.as_ref().or(quickstart.as_ref().map(|q| &q.identity));
-    let (identity, _refreshers) = match identity_config {
+    let (identity, refreshers) = match identity_config {
         Some(id) => {
             let (identity, refreshers) = crate::identity::build(id, &config.data_dir).await?;
             (Some(identity), Some(refreshers))
         }
         None => (None, None),
     };
+    let handle = keyless_s3::IdentityHandle::new(identity);
+    let observer = Arc::new(Observer::new(&config.log.audit)?);
+    let live = Arc::new(Live::new(
+        handle.clone(),
+        observer.clone(),
+        reload,
+        config.clone(),
+        identity_config.zip(refreshers),
+        quickstart.is_some(),
+    ));
     let _token_writer = match &quickstart {
         Some(q) => Some(AbortOnDrop(q.start(&store).await?)),
         None => None,
@@ -109,6 +122,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(tls) = &tls {
         tls.spawn_watcher();
     }
+    live.spawn_watchers(config.file.clone(), config.reload_interval)?;
     let front = S3Front::new(
         store.clone(),
         FrontOptions {
@@ -116,11 +130,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             root_secret_key: root.secret_key.expose().to_owned(),
             region: config.s3.region.clone(),
             virtual_host_domains: config.s3.domains.clone(),
-            identity: keyless_s3::IdentityHandle::new(identity),
-            status: None,
+            identity: handle,
+            status: Some(live.clone()),
         },
     );
-    let app = Arc::new(App::new(store, front, config.s3.domains.clone()));
+    let app = Arc::new(App::new(
+        store,
+        front,
+        config.s3.domains.clone(),
+        observer,
+        live,
+        config.data_dir.clone(),
+    ));
     server::serve(listener, tls.map(|t| t.server_config), app, config.limits, shutdown).await;
     tracing::info!("stopped");
     Ok(())

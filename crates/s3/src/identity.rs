@@ -95,6 +95,8 @@ pub enum Principal {
         session_name: String,
         subject: String,
         issuer: String,
+        /// When the credentials expire (Unix seconds).
+        expires_at: i64,
     },
     /// An AssumeRoleWithWebIdentity caller (no credentials yet): the role asked for and, once the
     /// token is verified, its subject and issuer.
@@ -204,6 +206,7 @@ pub(crate) fn principal_of(access_key: &str) -> Principal {
             session_name: s.claims.session_name.clone(),
             subject: s.claims.subject.clone(),
             issuer: s.claims.issuer.clone(),
+            expires_at: s.claims.expires_at,
         },
         None => Principal::Root {
             access_key: access_key.to_owned(),

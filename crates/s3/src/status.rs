@@ -29,7 +29,9 @@ pub(crate) fn is_status(method: &Method, uri: &Uri, vhost_bucket: bool) -> bool 
     *method == Method::GET
         && !vhost_bucket
         && uri.path() == "/"
-        && uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "x-keyless=status"))
+        && uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "x-keyless=status"))
 }
 
 /// The front's custom routes: STS and the status endpoint.
@@ -91,14 +93,16 @@ impl S3Route for Routes {
             (Some(s), true) => s,
             _ => return self.sts.call(req).await,
         };
-        let access_key = req.credentials.as_ref().map(|c| c.access_key.clone()).unwrap_or_default();
+        let access_key = req
+            .credentials
+            .as_ref()
+            .map(|c| c.access_key.clone())
+            .unwrap_or_default();
         let viewer = identity::principal_of(&access_key);
         let mut resp = S3Response::new(Body::from(status.status_json(&viewer)));
         resp.status = Some(StatusCode::OK);
-        resp.headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        resp.headers
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         resp.headers
             .insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         Ok(resp)

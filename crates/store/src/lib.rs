@@ -194,6 +194,14 @@ struct Inner {
     opts: StoreOptions,
 }
 
+/// What [`Store::usage`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub buckets: u64,
+    pub objects: u64,
+    pub uploads: u64,
+}
+
 /// What the start-up recovery found and cleaned.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -266,6 +274,30 @@ impl Store {
     /// More operations than transactions means group commit is sharing fsyncs.
     pub fn commit_stats(&self) -> (u64, u64) {
         self.inner.committer.stats()
+    }
+
+    /// How much the store holds now: buckets, objects and multipart uploads in progress (counts
+    /// kept by the metadata database, so this is cheap at any size).
+    pub fn usage(&self) -> StoreResult<Usage> {
+        use redb::ReadableTableMetadata as _;
+        let tx = self.inner.db.begin_read().map_err(StoreError::db)?;
+        Ok(Usage {
+            buckets: tx
+                .open_table(BUCKETS)
+                .map_err(StoreError::db)?
+                .len()
+                .map_err(StoreError::db)?,
+            objects: tx
+                .open_table(OBJECTS)
+                .map_err(StoreError::db)?
+                .len()
+                .map_err(StoreError::db)?,
+            uploads: tx
+                .open_table(UPLOADS)
+                .map_err(StoreError::db)?
+                .len()
+                .map_err(StoreError::db)?,
+        })
     }
 
     /// True when the metadata database answers a read.

@@ -251,7 +251,10 @@ pub fn validate(file: FileIdentity, origin: &Origin) -> Result<IdentityConfig, C
             let policy = Policy::parse(&doc)
                 .and_then(|pol| pol.check_identity_policy().map(|()| pol))
                 .map_err(|e| err(origin, field, e.to_string()))?;
-            policy_views.push((name.clone(), serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null)));
+            policy_views.push((
+                name.clone(),
+                serde_json::from_str(&doc).unwrap_or(serde_json::Value::Null),
+            ));
             policies.push((name, policy));
         }
         let mut role = Role::new(arn, trust, policies).map_err(|e| err(origin, at(".policies"), e.to_string()))?;

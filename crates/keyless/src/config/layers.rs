@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{
-    ConfigError, DATA_DIR, DOMAINS, Field, LISTEN, LOG_AUDIT, LOG_FILTER, LOG_FORMAT, RELOAD_INTERVAL, Origin, REGION, ROOT_ACCESS_KEY,
-    ROOT_SECRET_KEY, TLS_CERT, TLS_KEY,
+    ConfigError, DATA_DIR, DOMAINS, Field, LISTEN, LOG_AUDIT, LOG_FILTER, LOG_FORMAT, Origin, REGION, RELOAD_INTERVAL,
+    ROOT_ACCESS_KEY, ROOT_SECRET_KEY, TLS_CERT, TLS_KEY,
 };
 use crate::cli::ServeArgs;
 use crate::credentials::SecretKey;

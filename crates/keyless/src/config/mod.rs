@@ -78,7 +78,12 @@ pub const LOG_FORMAT: Field = field(
 );
 pub const LOG_FILTER: Field = field("log.filter", Some("KEYLESS_LOG"), None, Some("info"));
 pub const LOG_AUDIT: Field = field("log.audit", Some("KEYLESS_AUDIT_LOG"), Some("--audit-log"), Some("off"));
-pub const RELOAD_INTERVAL: Field = field("reload_interval_secs", Some("KEYLESS_RELOAD_INTERVAL_SECS"), None, Some("2"));
+pub const RELOAD_INTERVAL: Field = field(
+    "reload_interval_secs",
+    Some("KEYLESS_RELOAD_INTERVAL_SECS"),
+    None,
+    Some("2"),
+);
 pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None, Some("65536"));
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));

@@ -55,9 +55,11 @@ fn defaults() {
         c.log,
         LogConfig {
             format: LogFormat::Text,
-            filter: "info".into()
+            filter: "info".into(),
+            audit: AuditTarget::Off,
         }
     );
+    assert_eq!(c.reload_interval, Some(Duration::from_secs(2)));
     assert_eq!(
         c.limits,
         Limits {
@@ -122,7 +124,8 @@ region: eu-west-3
 domains: [S3.Example.COM., s3.example.com, other.example]
 tls: {cert: /c.pem, key: /k.pem, reload_interval_secs: 2}
 root: {access_key: admin, secret_key: 'pa$$word/+1'}
-log: {format: json, filter: 'info,keyless=debug'}
+log: {format: json, filter: 'info,keyless=debug', audit: /var/log/keyless/audit.jsonl}
+reload_interval_secs: 0
 limits: {max_header_bytes: 8192, header_read_timeout_secs: 5, shutdown_grace_secs: 0}
 ";
     let c = load_with(&[], &[], Some(file)).unwrap();
@@ -150,9 +153,11 @@ limits: {max_header_bytes: 8192, header_read_timeout_secs: 5, shutdown_grace_sec
         c.log,
         LogConfig {
             format: LogFormat::Json,
-            filter: "info,keyless=debug".into()
+            filter: "info,keyless=debug".into(),
+            audit: AuditTarget::File("/var/log/keyless/audit.jsonl".into()),
         }
     );
+    assert_eq!(c.reload_interval, None);
     assert_eq!(c.limits.max_header_bytes, 8192);
     assert_eq!(c.limits.shutdown_grace, Duration::ZERO);
 }
@@ -290,7 +295,7 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             &[("KEYLESS_LOG_FORMAT", "xml")],
             None,
-            &[r#"field "log.format""#, "text or json"],
+            &[r#"field "log.format""#, "text, json or logfmt"],
         ),
         (
             &[],
