@@ -20,6 +20,8 @@ struct Inner {
     durations: BTreeMap<String, Histogram>,
     bytes_received: u64,
     bytes_sent: u64,
+    shed_requests: u64,
+    shed_connections: u64,
 }
 
 impl S3Metrics {
@@ -30,6 +32,16 @@ impl S3Metrics {
         m.durations.entry(operation.to_owned()).or_default().observe(elapsed);
         m.bytes_received += received;
         m.bytes_sent += sent;
+    }
+
+    /// Counts a request answered `503 SlowDown` because `limits.max_requests_in_flight` were busy.
+    pub fn shed(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).shed_requests += 1;
+    }
+
+    /// Counts a connection turned away over `limits.max_connections`.
+    pub fn turned_away(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).shed_connections += 1;
     }
 
     /// The exposition text; `commit_stats` is [`keyless_store::Store::commit_stats`].
@@ -61,6 +73,18 @@ impl S3Metrics {
         out.push_str("# HELP keyless_s3_bytes_sent_total Response body bytes sent, from Content-Length.\n");
         out.push_str("# TYPE keyless_s3_bytes_sent_total counter\n");
         let _ = writeln!(out, "keyless_s3_bytes_sent_total {}", m.bytes_sent);
+        out.push_str("# HELP keyless_overload_shed_total Requests and connections answered 503 SlowDown because keyless was at its limits.\n");
+        out.push_str("# TYPE keyless_overload_shed_total counter\n");
+        let _ = writeln!(
+            out,
+            "keyless_overload_shed_total{{what=\"request\"}} {}",
+            m.shed_requests
+        );
+        let _ = writeln!(
+            out,
+            "keyless_overload_shed_total{{what=\"connection\"}} {}",
+            m.shed_connections
+        );
         let (batches, ops) = commit_stats;
         out.push_str(
             "# HELP keyless_store_commit_batches_total Metadata write transactions committed (group commits).\n",

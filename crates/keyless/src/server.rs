@@ -40,6 +40,8 @@ pub struct App {
     observer: Arc<Observer>,
     live: Arc<Live>,
     data_dir: PathBuf,
+    /// One permit per request being served (`limits.max_requests_in_flight`).
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -50,8 +52,10 @@ impl App {
         observer: Arc<Observer>,
         live: Arc<Live>,
         data_dir: PathBuf,
+        max_in_flight: usize,
     ) -> Self {
         App {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
             store,
             front,
             domains,
@@ -107,6 +111,11 @@ impl App {
                 }
             }
             None => {
+                let Ok(_permit) = self.in_flight.try_acquire() else {
+                    self.metrics.record("other", 503, Duration::ZERO, 0, 0);
+                    self.metrics.shed();
+                    return slow_down();
+                };
                 let started = Instant::now();
                 let peer = req.extensions().get::<keyless_s3::ClientInfo>().and_then(|c| c.peer);
                 let received = req
@@ -137,6 +146,45 @@ impl App {
                 resp
             }
         }
+    }
+}
+
+/// The S3 error body of a request or connection turned away because keyless is at its limits.
+const SLOW_DOWN_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+<Message>Please reduce your request rate: keyless is serving as many requests as it is configured to \
+(limits.max_requests_in_flight / limits.max_connections). Retry with backoff.</Message></Error>";
+
+/// `503 SlowDown`: every SDK retries it with backoff. The body of the request is not read, so
+/// the connection is closed after the answer.
+fn slow_down() -> http::Response<ResponseBody> {
+    let mut resp = http::Response::new(full_body(SLOW_DOWN_XML));
+    *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    resp
+}
+
+/// Answers a connection over `limits.max_connections` with `503 SlowDown` without reading its
+/// request (plain HTTP; a TLS connection is just closed), and closes it.
+async fn turn_away(mut stream: TcpStream, tls: bool) {
+    use tokio::io::AsyncWriteExt as _;
+    if !tls {
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nRetry-After: 1\r\n\
+             Connection: close\r\nContent-Length: {}\r\n\r\n",
+            SLOW_DOWN_XML.len()
+        );
+        let write = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(SLOW_DOWN_XML.as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), write).await;
     }
 }
 
@@ -200,6 +248,8 @@ pub async fn serve(
     });
 
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut warned = false;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -207,9 +257,21 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(permit) = open.clone().try_acquire_owned() else {
+                        if !warned {
+                            warned = true;
+                            tracing::warn!(max_connections = limits.max_connections, "too many connections: answering new ones 503 SlowDown (logged once)");
+                        }
+                        conn.app.metrics.turned_away();
+                        tokio::spawn(turn_away(stream, conn.tls.is_some()));
+                        continue;
+                    };
                     let conn = conn.clone();
                     let watcher = graceful.watcher();
-                    tokio::spawn(async move { conn.serve(stream, peer, watcher).await });
+                    tokio::spawn(async move {
+                        conn.serve(stream, peer, watcher).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     // Usually out of file descriptors; pause instead of spinning.

@@ -30,6 +30,8 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         "starting keyless"
     );
 
+    raise_open_file_limit(config.limits.max_connections);
+
     // TLS first: a bad pair is a configuration error and should stop us before we touch the disk.
     let tls = config.tls.as_ref().map(Tls::load).transpose()?;
 
@@ -132,6 +134,7 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
             virtual_host_domains: config.s3.domains.clone(),
             identity: handle,
             status: Some(live.clone()),
+            body_read_timeout: config.limits.body_read_timeout,
         },
     );
     let app = Arc::new(App::new(
@@ -141,6 +144,7 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         observer,
         live,
         config.data_dir.clone(),
+        config.limits.max_requests_in_flight,
     ));
     server::serve(listener, tls.map(|t| t.server_config), app, config.limits, shutdown).await;
     tracing::info!("stopped");
@@ -167,6 +171,38 @@ pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("received Ctrl-C");
     })
+}
+
+/// Raises the soft limit on open files to the hard limit (as Go's runtime does): every
+/// connection is a file, and distributions default the soft limit to 1024.
+fn raise_open_file_limit(max_connections: usize) {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid, writable rlimit.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let before = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            // SAFETY: as above; the new soft limit does not exceed the hard one.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+                tracing::debug!(from = before, to = lim.rlim_cur, "raised the open-file limit");
+            }
+        }
+        let margin = 64;
+        if (lim.rlim_cur as u128) < (max_connections as u128 + margin) {
+            tracing::warn!(
+                open_files = lim.rlim_cur,
+                max_connections,
+                "the open-file limit is below limits.max_connections: connections past it will fail to be accepted; raise `ulimit -n` or lower limits.max_connections"
+            );
+        }
+    }
 }
 
 /// Stops a background task when dropped (the quick-start's token writer stops with the server).

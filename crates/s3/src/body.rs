@@ -34,6 +34,8 @@ enum BodyFailure {
     ChunkSignature,
     /// A single-chunk body did not hash to its signed `x-amz-content-sha256`.
     ContentSha256,
+    /// The client stopped sending (`connection::BodyIdle`).
+    Idle,
     /// Anything else: the connection closed early, a malformed chunk, a length mismatch.
     Other,
 }
@@ -45,6 +47,8 @@ fn classify(e: &StdError) -> BodyFailure {
         BodyFailure::ChunkSignature
     } else if text.contains("Sha256Mismatch") {
         BodyFailure::ContentSha256
+    } else if text.contains(crate::connection::BODY_IDLE_MARK) {
+        BodyFailure::Idle
     } else {
         BodyFailure::Other
     }
@@ -119,6 +123,7 @@ pub(crate) async fn receive(store: &Store, up: Upload<'_>) -> ApiResult<StagedBl
             return Err(match kind {
                 Some(BodyFailure::ChunkSignature) => ApiError::ChunkSignatureMismatch,
                 Some(BodyFailure::ContentSha256) => ApiError::ContentSha256Mismatch,
+                Some(BodyFailure::Idle) => ApiError::RequestTimeout,
                 _ => ApiError::Store(StoreError::IncompleteBody(m)),
             });
         }

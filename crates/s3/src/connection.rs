@@ -18,6 +18,7 @@
 //! `100 Continue` and was answered without one — hyper sends none for an empty body either
 //! — always ends its connection.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,14 +41,37 @@ struct State {
     polled: AtomicBool,
     /// The body was read to its end.
     ended: AtomicBool,
+    /// The body went quiet for the idle timeout: the connection is not worth keeping.
+    idle: AtomicBool,
 }
 
 /// The request body as `s3s` reads it. It does not own the hyper body: dropping it leaves
 /// the body with the [`Leftover`], so that its rest can be drained.
+///
+/// A body that sends nothing for `idle_timeout` fails with [`BodyIdle`] (a slow-trickle client
+/// must not hold a request, its staged file and an in-flight slot for ever); the store sees a
+/// failed read and the edge answers `400 RequestTimeout`.
 pub(crate) struct SharedBody {
     body: Arc<Mutex<Option<Incoming>>>,
     state: Arc<State>,
+    idle_timeout: Duration,
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// The error of a request body that went quiet; its message is how `body::classify` knows it.
+#[derive(Debug)]
+pub(crate) struct BodyIdle(pub(crate) Duration);
+
+/// What [`BodyIdle`] says; `body::classify` looks for it.
+pub(crate) const BODY_IDLE_MARK: &str = "keyless: request body idle";
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{BODY_IDLE_MARK} for {} s", self.0.as_secs())
+    }
+}
+
+impl std::error::Error for BodyIdle {}
 
 /// What remains of a request body once `s3s` has answered.
 pub(crate) struct Leftover {
@@ -55,18 +79,21 @@ pub(crate) struct Leftover {
     state: Arc<State>,
 }
 
-pub(crate) fn share(body: Incoming) -> (SharedBody, Leftover) {
+pub(crate) fn share(body: Incoming, idle_timeout: Duration) -> (SharedBody, Leftover) {
     let empty = body.is_end_stream();
     let state = Arc::new(State {
         empty,
         polled: AtomicBool::new(false),
         ended: AtomicBool::new(empty),
+        idle: AtomicBool::new(false),
     });
     let body = Arc::new(Mutex::new(Some(body)));
     (
         SharedBody {
             body: body.clone(),
             state: state.clone(),
+            idle_timeout,
+            idle: None,
         },
         Leftover { body, state },
     )
@@ -74,19 +101,35 @@ pub(crate) fn share(body: Incoming) -> (SharedBody, Leftover) {
 
 impl hyper::body::Body for SharedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         self.state.polled.store(true, Ordering::Release);
-        let mut guard = self.body.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(body) = guard.as_mut() else {
-            return Poll::Ready(None);
+        let r = {
+            let mut guard = self.body.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(body) = guard.as_mut() else {
+                return Poll::Ready(None);
+            };
+            Pin::new(body).poll_frame(cx)
         };
-        let r = Pin::new(body).poll_frame(cx);
-        if let Poll::Ready(None) = r {
-            self.state.ended.store(true, Ordering::Release);
+        match r {
+            Poll::Pending => {
+                let timeout = self.idle_timeout;
+                let idle = self.idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if idle.as_mut().poll(cx).is_ready() {
+                    self.state.idle.store(true, Ordering::Release);
+                    return Poll::Ready(Some(Err(Box::new(BodyIdle(timeout)))));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(r) => {
+                self.idle = None;
+                if r.is_none() {
+                    self.state.ended.store(true, Ordering::Release);
+                }
+                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+            }
         }
-        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -115,6 +158,9 @@ impl Leftover {
         }
         if self.state.ended.load(Ordering::Acquire) {
             return true;
+        }
+        if self.state.idle.load(Ordering::Acquire) {
+            return false;
         }
         let Some(mut body) = self.body.lock().ok().and_then(|mut g| g.take()) else {
             return false;

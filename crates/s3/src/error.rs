@@ -54,6 +54,8 @@ pub(crate) enum ApiError {
     },
     #[error("a chunk signature of the streaming body does not match")]
     ChunkSignatureMismatch,
+    #[error("the request body stopped arriving")]
+    RequestTimeout,
     #[error("the body does not hash to the x-amz-content-sha256 the request was signed with")]
     ContentSha256Mismatch,
     #[error("{0}")]
@@ -169,6 +171,13 @@ fn describe(e: &ApiError) -> (S3ErrorCode, Option<StatusCode>, String) {
             C::RequestTimeTooSkewed,
             None,
             format!("The difference between the request time and the server's time is too large: {msg}. Set your clock right, and sign the request again."),
+        ),
+        ApiError::RequestTimeout => (
+            C::RequestTimeout,
+            None,
+            "Your socket connection to the server was not read from or written to within the timeout period: \
+             the request body stopped arriving. Nothing was stored; retry the request."
+                .into(),
         ),
         ApiError::ChunkSignatureMismatch => (
             C::SignatureDoesNotMatch,

@@ -75,6 +75,8 @@ pub struct FrontOptions {
     pub identity: IdentityHandle,
     /// What `GET /?x-keyless=status` shows (`None`: the endpoint is off).
     pub status: Option<Arc<dyn StatusSource>>,
+    /// A request body that sends nothing for this long fails with `400 RequestTimeout`.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for FrontOptions {
@@ -94,6 +96,7 @@ impl std::fmt::Debug for FrontOptions {
 #[derive(Clone)]
 pub struct S3Front {
     service: S3Service,
+    body_read_timeout: std::time::Duration,
     vhosts: Option<host::VirtualHosts>,
     /// The same credentials `s3s` verifies with, for `lenient::relax`.
     keyring: auth::KeyRing,
@@ -129,6 +132,7 @@ impl S3Front {
         b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
         Self {
             service: b.build(),
+            body_read_timeout: opts.body_read_timeout,
             vhosts,
             keyring,
         }
@@ -155,7 +159,7 @@ impl S3Front {
         let sts_call = sts::is_sts(&parts.method, &parts.uri, &parts.headers, vhost_bucket);
         let scope = identity::RequestScope::of(&parts);
         let audit = scope.audit.clone();
-        let (body, leftover) = connection::share(body);
+        let (body, leftover) = connection::share(body, self.body_read_timeout);
         if let Some(mut resp) = refused {
             drop(body);
             if !(http1 && leftover.settle(expect_continue).await) {
@@ -317,6 +321,7 @@ mod tests {
             virtual_host_domains: vec![],
             identity: IdentityHandle::default(),
             status: None,
+            body_read_timeout: std::time::Duration::from_secs(30),
         };
         let s = format!("{o:?}");
         assert!(s.contains("ROOT") && !s.contains("very-secret-value"), "{s}");

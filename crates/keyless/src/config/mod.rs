@@ -88,6 +88,9 @@ pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None,
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));
 pub const MAX_OBJECT_SIZE: Field = field("limits.max_object_size", None, None, Some("5368709120"));
+pub const BODY_READ_TIMEOUT: Field = field("limits.body_read_timeout_secs", None, None, Some("30"));
+pub const MAX_CONNECTIONS: Field = field("limits.max_connections", None, None, Some("8192"));
+pub const MAX_IN_FLIGHT: Field = field("limits.max_requests_in_flight", None, None, Some("1024"));
 pub const IDENTITY_ACCOUNT_ID: Field = field("identity.account_id", None, None, Some("000000000000"));
 pub const IDENTITY_ISSUERS: Field = field("identity.issuers", None, None, Some("[]"));
 pub const IDENTITY_ROLES: Field = field("identity.roles", None, None, Some("[]"));
@@ -117,6 +120,9 @@ pub const FIELDS: &[Field] = &[
     HEADER_READ_TIMEOUT,
     SHUTDOWN_GRACE,
     MAX_OBJECT_SIZE,
+    BODY_READ_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_IN_FLIGHT,
     IDENTITY_ACCOUNT_ID,
     IDENTITY_ISSUERS,
     IDENTITY_ROLES,
@@ -268,6 +274,12 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// The largest body of one PutObject or UploadPart, in bytes (S3: 5 GiB).
     pub max_object_size: u64,
+    /// A request body that sends nothing for this long is abandoned (`400 RequestTimeout`).
+    pub body_read_timeout: Duration,
+    /// Connections open at once; one more is answered `503 SlowDown` and closed.
+    pub max_connections: usize,
+    /// Requests being served at once; one more is answered `503 SlowDown`.
+    pub max_requests_in_flight: usize,
 }
 
 /// Builds the configuration from the parsed flags, an environment and the config file they name.
@@ -473,6 +485,33 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         ));
     }
 
+    let body_timeout = raw
+        .body_read_timeout_secs
+        .unwrap_or_else(|| default_u64(BODY_READ_TIMEOUT));
+    if !(1..=3600).contains(&body_timeout.value) {
+        return Err(ConfigError::invalid(
+            BODY_READ_TIMEOUT,
+            &body_timeout,
+            format!("{} is out of range; give 1 to 3600 seconds", body_timeout.value),
+        ));
+    }
+    let max_connections = raw.max_connections.unwrap_or_else(|| default_u64(MAX_CONNECTIONS));
+    if !(1..=1_000_000).contains(&max_connections.value) {
+        return Err(ConfigError::invalid(
+            MAX_CONNECTIONS,
+            &max_connections,
+            format!("{} is out of range; give 1 to 1000000", max_connections.value),
+        ));
+    }
+    let max_in_flight = raw.max_requests_in_flight.unwrap_or_else(|| default_u64(MAX_IN_FLIGHT));
+    if !(1..=1_000_000).contains(&max_in_flight.value) {
+        return Err(ConfigError::invalid(
+            MAX_IN_FLIGHT,
+            &max_in_flight,
+            format!("{} is out of range; give 1 to 1000000", max_in_flight.value),
+        ));
+    }
+
     let identity = raw
         .identity
         .map(|id| identity::validate(id.value, &id.origin))
@@ -499,6 +538,9 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
             header_read_timeout: Duration::from_secs(header_timeout.value),
             shutdown_grace: Duration::from_secs(grace.value),
             max_object_size: max_object.value,
+            body_read_timeout: Duration::from_secs(body_timeout.value),
+            max_connections: max_connections.value as usize,
+            max_requests_in_flight: max_in_flight.value as usize,
         },
         file,
     })
