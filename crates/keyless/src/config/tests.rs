@@ -67,6 +67,9 @@ fn defaults() {
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_object_size: 5 << 30,
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 8192,
+            max_requests_in_flight: 1024,
         }
     );
     assert_eq!(c.file, None);
@@ -320,6 +323,36 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             Some("limits: {shutdown_grace_secs: 100000}"),
             &[r#"field "limits.shutdown_grace_secs""#],
+        ),
+        (
+            &[],
+            &[],
+            Some("limits: {max_connections: 0}"),
+            &[r#"field "limits.max_connections""#, "1 to 1000000"],
+        ),
+        (
+            &[],
+            &[],
+            Some("limits: {max_requests_in_flight: 0}"),
+            &[r#"field "limits.max_requests_in_flight""#, "1 to 1000000"],
+        ),
+        (
+            &[],
+            &[],
+            Some("limits: {body_read_timeout_secs: 0}"),
+            &[r#"field "limits.body_read_timeout_secs""#, "1 to 3600"],
+        ),
+        (
+            &[],
+            &[("KEYLESS_RELOAD_INTERVAL_SECS", "soon")],
+            None,
+            &[r#"field "reload_interval_secs""#, "whole number", "KEYLESS_RELOAD_INTERVAL_SECS"],
+        ),
+        (
+            &[],
+            &[],
+            Some("log: {audit: ''}"),
+            &[r#"field "log.audit""#, "off, stdout, stderr"],
         ),
         (
             &[],
