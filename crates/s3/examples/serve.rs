@@ -47,7 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|d| !d.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            identity: None,
+            identity: keyless_s3::IdentityHandle::default(),
+            status: None,
+            body_read_timeout: std::time::Duration::from_secs(30),
         },
     );
 

@@ -52,7 +52,9 @@ async fn start() -> Server {
             root_secret_key: SK.into(),
             region: REGION.into(),
             virtual_host_domains: vec![],
-            identity: None,
+            identity: keyless_s3::IdentityHandle::default(),
+            status: None,
+            body_read_timeout: std::time::Duration::from_secs(30),
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
