@@ -38,16 +38,22 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     let data_dir = config.data_dir.clone();
     let store_options = StoreOptions {
         max_object_size: config.limits.max_object_size,
+        min_free_bytes: config.limits.min_free_bytes,
         ..StoreOptions::default()
     };
-    let (store, recovery) = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options))
-        .await?
-        .with_context(|| {
-            format!(
-                "config field \"data_dir\": cannot open the store in \"{}\"",
-                config.data_dir.display()
-            )
-        })?;
+    let opened = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options)).await;
+    let opened = opened.map_err(|e| {
+        // The database library panics on some damage it meets while reading.
+        anyhow::anyhow!(
+            "reading the metadata database failed ({e}); it is probably damaged: restore the data directory from a backup"
+        )
+    });
+    let (store, recovery) = opened.and_then(|r| r.map_err(anyhow::Error::from)).with_context(|| {
+        format!(
+            "config field \"data_dir\": cannot open the store in \"{}\"",
+            config.data_dir.display()
+        )
+    })?;
     tracing::info!(
         temp_files_removed = recovery.temp_files_removed,
         orphan_blobs_removed = recovery.orphan_blobs_removed,
@@ -104,7 +110,29 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         None => None,
     };
 
-    let shutdown = shutdown_signal()?;
+    let signal = shutdown_signal()?;
+    // A failed metadata commit stops the store's writes; the process then drains and exits 1, so
+    // that its supervisor restarts it and recovery runs on what is on disk.
+    let failed_store = store.clone();
+    let store_failed = async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if let Some(why) = failed_store.failure() {
+                return why;
+            }
+        }
+    };
+    let failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let failure_slot = failure.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = signal => {}
+            why = store_failed => {
+                tracing::error!(reason = %why, "the store failed; shutting down so that a restart recovers it");
+                *failure_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            }
+        }
+    };
     let listener = server::bind(&config.listen).await?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
 
@@ -147,6 +175,9 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         config.limits.max_requests_in_flight,
     ));
     server::serve(listener, tls.map(|t| t.server_config), app, config.limits, shutdown).await;
+    if let Some(why) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        anyhow::bail!("stopped because the store failed ({why}); start keyless again to recover");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -143,7 +143,28 @@ fn describe(e: &ApiError) -> (S3ErrorCode, Option<StatusCode>, String) {
                 None,
                 format!("The request body ended early or could not be read ({m}); retry the upload."),
             ),
-            StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_) => internal(),
+            StoreError::InsufficientStorage { .. } => (
+                custom("InsufficientStorage"),
+                Some(StatusCode::INSUFFICIENT_STORAGE),
+                "The server's disk is full (keyless keeps a reserve for its metadata): nothing was stored. \
+                 Delete objects or grow the volume, then retry."
+                    .into(),
+            ),
+            StoreError::ReadOnly(_) => (
+                C::ServiceUnavailable,
+                Some(StatusCode::SERVICE_UNAVAILABLE),
+                "The server's data directory is not writable right now (read-only filesystem): nothing was \
+                 stored. Reads still work; retry the write later."
+                    .into(),
+            ),
+            StoreError::Failed(_) => (
+                C::ServiceUnavailable,
+                Some(StatusCode::SERVICE_UNAVAILABLE),
+                "The server stopped writing after a storage failure and is restarting to recover: nothing \
+                 was stored. Retry shortly."
+                    .into(),
+            ),
+            StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_) | StoreError::Damaged(_) => internal(),
         },
         ApiError::InvalidArgument(_) => (C::InvalidArgument, None, msg),
         ApiError::InvalidRequest(_) => (C::InvalidRequest, None, msg),
@@ -215,7 +236,8 @@ fn custom(code: &str) -> S3ErrorCode {
 fn is_internal(e: &ApiError) -> bool {
     matches!(
         e,
-        ApiError::Internal(_) | ApiError::Store(StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_))
+        ApiError::Internal(_)
+            | ApiError::Store(StoreError::Io(_) | StoreError::Db(_) | StoreError::Internal(_) | StoreError::Damaged(_))
     )
 }
 
@@ -232,6 +254,11 @@ impl From<ApiError> for S3Error {
     fn from(e: ApiError) -> Self {
         if is_internal(&e) {
             tracing::error!(error = %e, "internal error");
+        } else if let ApiError::Store(
+            StoreError::InsufficientStorage { .. } | StoreError::ReadOnly(_) | StoreError::Failed(_),
+        ) = &e
+        {
+            tracing::warn!(error = %e, "write refused: the store cannot take it");
         }
         let (code, status, msg) = describe(&e);
         let mut err = S3Error::with_message(code, msg);

@@ -124,6 +124,7 @@ pub(crate) async fn stage<S, E>(
     mut body: S,
     algorithms: Vec<ChecksumAlgorithm>,
     max_len: u64,
+    min_free: u64,
 ) -> StoreResult<StagedBlob>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
@@ -155,8 +156,18 @@ where
         if buf.len() >= CHUNK || (done && !buf.is_empty()) {
             let data = buf.split().freeze();
             let (mut file, mut hasher) = state.take().expect("state is put back after every write");
+            let root = layout.root.clone();
             state = Some(
-                tokio::task::spawn_blocking(move || -> io::Result<_> {
+                tokio::task::spawn_blocking(move || -> StoreResult<_> {
+                    // The reserve is kept while the body streams in, not only when it starts.
+                    if let Some(space) = crate::space::probe(&root)
+                        && space.available < min_free + data.len() as u64
+                    {
+                        return Err(StoreError::InsufficientStorage {
+                            available: space.available,
+                            reserve: min_free,
+                        });
+                    }
                     hasher.update(&data);
                     file.write_all(&data)?;
                     Ok((file, hasher))

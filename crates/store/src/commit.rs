@@ -36,6 +36,11 @@ pub(crate) struct Committer {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     stats: Arc<CommitCounters>,
+    layout: Arc<Layout>,
+    /// Set when a metadata commit failed. redb refuses further writes after a failed commit,
+    /// and after a failed fsync the page cache cannot be trusted (PostgreSQL's lesson): the
+    /// store stops writing and says why; a restart recovers from what is on disk.
+    failed: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Drop for Committer {
@@ -64,6 +69,9 @@ impl Committer {
         let (tx, rx) = mpsc::channel::<Job>();
         let stats = Arc::new(CommitCounters::default());
         let counters = stats.clone();
+        let failed = Arc::new(std::sync::Mutex::new(None));
+        let failure = failed.clone();
+        let thread_layout = layout.clone();
         let thread = std::thread::Builder::new()
             .name("keyless-commit".into())
             .spawn(move || {
@@ -77,7 +85,10 @@ impl Committer {
                     }
                     counters.batches.fetch_add(1, Ordering::Relaxed);
                     counters.ops.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                    commit_batch(&db, &layout, &pins, jobs);
+                    if let Err(e) = commit_batch(&db, &thread_layout, &pins, jobs) {
+                        tracing::error!(error = %e, "the metadata database failed a write; the store stops writing (restart keyless to recover)");
+                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    }
                 }
             })
             .expect("spawn the commit thread");
@@ -85,7 +96,14 @@ impl Committer {
             tx: Some(tx),
             thread: Some(thread),
             stats,
+            layout,
+            failed,
         }
+    }
+
+    /// Why the store stopped writing, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// (batches committed, operations committed) since start.
@@ -103,6 +121,16 @@ impl Committer {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction, &mut Effects) -> StoreResult<T> + Send + 'static,
     {
+        if let Some(why) = self.failure() {
+            return Err(StoreError::Failed(why));
+        }
+        // A read-only data directory is found before redb tries (and fails) to write.
+        if crate::space::probe(&self.layout.root).is_some_and(|s| s.read_only) {
+            return Err(StoreError::ReadOnly(format!(
+                "the filesystem of \"{}\" is mounted read-only",
+                &self.layout.root.display()
+            )));
+        }
         let (reply, wait) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |txn| {
             let mut effects = Effects::default();
@@ -111,6 +139,13 @@ impl Committer {
                     let fin: Finish = Box::new(move |err| {
                         let _ = reply.send(match err {
                             None => Ok(v),
+                            Some(StoreError::ReadOnly(m)) => Err(StoreError::ReadOnly(m.clone())),
+                            Some(StoreError::InsufficientStorage { available, reserve }) => {
+                                Err(StoreError::InsufficientStorage {
+                                    available: *available,
+                                    reserve: *reserve,
+                                })
+                            }
                             Some(e) => Err(StoreError::Db(format!("commit failed: {e}"))),
                         });
                     });
@@ -135,14 +170,16 @@ impl Committer {
     }
 }
 
-fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) {
+/// Commits one batch. `Err`: the database itself failed (the store must stop writing); a
+/// failed rename or directory sync only fails the batch.
+fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) -> Result<(), String> {
     let mut txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
             // Without a transaction nothing can run. Dropping the jobs drops their reply
             // channels, so every waiting writer gets an error instead of hanging.
             tracing::error!(error = %e, jobs = jobs.len(), "cannot begin a metadata transaction");
-            return;
+            return Err(format!("cannot begin a metadata transaction: {e}"));
         }
     };
     let _ = txn.set_durability(Durability::Immediate);
@@ -156,6 +193,7 @@ fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) {
         finishes.push(fin);
     }
     let mut renamed: Vec<BlobId> = Vec::new();
+    let mut db_failed = None;
     let result = (|| -> StoreResult<()> {
         let mut dirs = BTreeSet::new();
         for (tmp, id) in &renames {
@@ -168,7 +206,10 @@ fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) {
             sync_dir(d)?;
         }
         // THE commit point: once this returns, the batch's writes are acknowledged and durable.
-        txn.commit().map_err(StoreError::db)?;
+        txn.commit().map_err(|e| {
+            db_failed = Some(format!("metadata commit failed: {e}"));
+            StoreError::db(e)
+        })?;
         Ok(())
     })();
     match result {
@@ -184,9 +225,11 @@ fn commit_batch(db: &Database, layout: &Layout, pins: &Pins, jobs: Vec<Job>) {
             for id in renamed {
                 let _ = std::fs::remove_file(layout.blob_path(id));
             }
+            let e = e.classify_io();
             for f in finishes {
                 f(Some(&e));
             }
         }
     }
+    db_failed.map_or(Ok(()), Err)
 }

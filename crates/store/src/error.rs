@@ -39,6 +39,16 @@ pub enum StoreError {
     InvalidRequest(String),
     #[error("the request body ended early or could not be read: {0}")]
     IncompleteBody(String),
+    #[error("the data filesystem has {available} bytes free and {reserve} are kept free for metadata")]
+    InsufficientStorage { available: u64, reserve: u64 },
+    #[error("the data directory is not writable: {0}")]
+    ReadOnly(String),
+    /// The start-up check refused the store.
+    #[error("{0}")]
+    Damaged(String),
+    /// A metadata commit failed: the database is not written to again by this process.
+    #[error("the store stopped writing after a failed metadata commit: {0}")]
+    Failed(String),
     #[error("storage I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata database error: {0}")]
@@ -50,6 +60,25 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn db(e: impl std::fmt::Display) -> Self {
         StoreError::Db(e.to_string())
+    }
+
+    /// An I/O error that says the disk is full or not writable becomes that error.
+    pub(crate) fn classify_io(self) -> Self {
+        match self {
+            StoreError::Io(e) => match e.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                    StoreError::InsufficientStorage {
+                        available: 0,
+                        reserve: 0,
+                    }
+                }
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+                    StoreError::ReadOnly(e.to_string())
+                }
+                _ => StoreError::Io(e),
+            },
+            other => other,
+        }
     }
 }
 

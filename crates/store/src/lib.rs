@@ -15,6 +15,7 @@ pub mod digest;
 mod error;
 mod list;
 mod record;
+pub mod space;
 mod types;
 
 use std::collections::HashSet;
@@ -194,6 +195,10 @@ struct Inner {
     opts: StoreOptions,
 }
 
+/// The file a start-up that found the metadata damaged leaves in the data directory; while it
+/// exists, the store is not opened (an operator decides: restore a backup, or delete it).
+pub const DAMAGED_MARK: &str = "DAMAGED";
+
 /// What [`Store::usage`] counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -221,7 +226,69 @@ impl Store {
         for shard in 0..=255u8 {
             std::fs::create_dir_all(layout.blobs_dir().join(format!("{shard:02x}")))?;
         }
-        let db = Database::create(dir.join("meta.redb")).map_err(StoreError::db)?;
+        let damaged = dir.join(DAMAGED_MARK);
+        if let Ok(why) = std::fs::read_to_string(&damaged) {
+            return Err(StoreError::Damaged(format!(
+                "an earlier start found the metadata database damaged and refused to serve it: {} \
+                 Restore the data directory from a backup; or, to serve what is left (some acknowledged \
+                 writes may be missing), delete \"{}\"",
+                why.trim(),
+                damaged.display()
+            )));
+        }
+        // The database library panics on some damage it meets while reading: that is damage too.
+        let meta = dir.join("meta.redb");
+        let opened = std::panic::catch_unwind(|| {
+            let mut db = Database::create(&meta)?;
+            let verdict = match db.check_integrity() {
+                Ok(true) => None,
+                Ok(false) => Some(
+                    "its pages failed their checksums (redb rebuilt its structure, but what it held may be incomplete)."
+                        .to_owned(),
+                ),
+                Err(e) => Some(format!("its integrity check failed: {e}.")),
+            };
+            Ok::<_, redb::DatabaseError>((db, verdict))
+        });
+        let (db, verdict) = match opened {
+            Ok(Ok(v)) => v,
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                return Err(StoreError::Db(format!(
+                    "\"{}\" is already open in another keyless process; stop that one first",
+                    meta.display()
+                )));
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Db(format!(
+                    "cannot open the metadata database \"{}\": {e}",
+                    meta.display()
+                )));
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic");
+                let why = format!("reading it failed ({what}).");
+                let _ = std::fs::write(&damaged, format!("{why}\n"));
+                return Err(StoreError::Damaged(format!(
+                    "the metadata database \"{}\" is damaged: {why} keyless will not serve it. Restore the data \
+                     directory from a backup",
+                    meta.display()
+                )));
+            }
+        };
+        if let Some(why) = verdict {
+            let _ = std::fs::write(&damaged, format!("{why}\n"));
+            return Err(StoreError::Damaged(format!(
+                "the metadata database \"{}\" is damaged: {why} keyless will not serve it. Restore the data \
+                 directory from a backup; or, to serve what is left (some acknowledged writes may be \
+                 missing), delete \"{}\"",
+                dir.join("meta.redb").display(),
+                damaged.display()
+            )));
+        }
         {
             let txn = db.begin_write().map_err(StoreError::db)?;
             {
@@ -302,11 +369,13 @@ impl Store {
 
     /// True when the metadata database answers a read.
     pub fn is_ready(&self) -> bool {
-        self.inner
-            .db
-            .begin_read()
-            .map(|t| t.open_table(META).is_ok())
-            .unwrap_or(false)
+        self.failure().is_none()
+            && self
+                .inner
+                .db
+                .begin_read()
+                .map(|t| t.open_table(META).is_ok())
+                .unwrap_or(false)
     }
 
     // ---- buckets ----
@@ -405,7 +474,47 @@ impl Store {
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
     {
-        blob::stage(&self.inner.layout, body, algorithms, self.inner.opts.max_object_size).await
+        self.check_space()?;
+        let opts = &self.inner.opts;
+        blob::stage(
+            &self.inner.layout,
+            body,
+            algorithms,
+            opts.max_object_size,
+            opts.min_free_bytes,
+        )
+        .await
+        .map_err(StoreError::classify_io)
+    }
+
+    /// Refuses new data when the data filesystem is read-only or down to its reserve.
+    fn check_space(&self) -> StoreResult<()> {
+        if let Some(why) = self.inner.committer.failure() {
+            return Err(StoreError::Failed(why));
+        }
+        let Some(space) = space::probe(&self.inner.layout.root) else {
+            return Ok(());
+        };
+        if space.read_only {
+            return Err(StoreError::ReadOnly(format!(
+                "the filesystem of \"{}\" is mounted read-only",
+                self.inner.layout.root.display()
+            )));
+        }
+        let reserve = self.inner.opts.min_free_bytes;
+        if space.available <= reserve {
+            return Err(StoreError::InsufficientStorage {
+                available: space.available,
+                reserve,
+            });
+        }
+        Ok(())
+    }
+
+    /// Why the store stopped writing, if a metadata commit failed (see `commit`); a restart
+    /// recovers.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.committer.failure()
     }
 
     /// Commits a staged blob as `bucket/key`. The response may be sent once this returns:

@@ -198,6 +198,9 @@ pub struct StoreOptions {
     pub min_part_size: u64,
     /// Largest part number (S3: 10000).
     pub max_parts: u32,
+    /// Free space kept on the data filesystem: new data is refused (`InsufficientStorage`) before
+    /// it would eat into this, so metadata commits (and deletes, which free space) always fit.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -206,6 +209,7 @@ impl Default for StoreOptions {
             max_object_size: 5 << 30,
             min_part_size: 5 << 20,
             max_parts: 10_000,
+            min_free_bytes: 64 << 20,
         }
     }
 }

@@ -55,6 +55,7 @@ pub struct RawConfig {
     pub shutdown_grace_secs: Option<Sourced<u64>>,
     pub max_object_size: Option<Sourced<u64>>,
     pub body_read_timeout_secs: Option<Sourced<u64>>,
+    pub min_free_bytes: Option<Sourced<u64>>,
     pub max_connections: Option<Sourced<u64>>,
     pub max_requests_in_flight: Option<Sourced<u64>>,
     /// The `identity:` section (file only), validated in `config::identity`.
@@ -84,6 +85,7 @@ impl RawConfig {
             shutdown_grace_secs: self.shutdown_grace_secs.or(lower.shutdown_grace_secs),
             max_object_size: self.max_object_size.or(lower.max_object_size),
             body_read_timeout_secs: self.body_read_timeout_secs.or(lower.body_read_timeout_secs),
+            min_free_bytes: self.min_free_bytes.or(lower.min_free_bytes),
             max_connections: self.max_connections.or(lower.max_connections),
             max_requests_in_flight: self.max_requests_in_flight.or(lower.max_requests_in_flight),
             identity: self.identity.or(lower.identity),
@@ -191,6 +193,7 @@ impl RawConfig {
             shutdown_grace_secs: sourced(limits.shutdown_grace_secs, &origin),
             max_object_size: sourced(limits.max_object_size, &origin),
             body_read_timeout_secs: sourced(limits.body_read_timeout_secs, &origin),
+            min_free_bytes: sourced(limits.min_free_bytes, &origin),
             max_connections: sourced(limits.max_connections, &origin),
             max_requests_in_flight: sourced(limits.max_requests_in_flight, &origin),
             identity: sourced(file.identity, &origin),
@@ -308,6 +311,7 @@ pub struct FileLimits {
     pub shutdown_grace_secs: Option<u64>,
     pub max_object_size: Option<u64>,
     pub body_read_timeout_secs: Option<u64>,
+    pub min_free_bytes: Option<u64>,
     pub max_connections: Option<u64>,
     pub max_requests_in_flight: Option<u64>,
 }

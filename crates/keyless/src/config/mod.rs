@@ -88,6 +88,7 @@ pub const MAX_HEADER_BYTES: Field = field("limits.max_header_bytes", None, None,
 pub const HEADER_READ_TIMEOUT: Field = field("limits.header_read_timeout_secs", None, None, Some("30"));
 pub const SHUTDOWN_GRACE: Field = field("limits.shutdown_grace_secs", None, None, Some("30"));
 pub const MAX_OBJECT_SIZE: Field = field("limits.max_object_size", None, None, Some("5368709120"));
+pub const MIN_FREE_BYTES: Field = field("limits.min_free_bytes", None, None, Some("67108864"));
 pub const BODY_READ_TIMEOUT: Field = field("limits.body_read_timeout_secs", None, None, Some("30"));
 pub const MAX_CONNECTIONS: Field = field("limits.max_connections", None, None, Some("8192"));
 pub const MAX_IN_FLIGHT: Field = field("limits.max_requests_in_flight", None, None, Some("1024"));
@@ -120,6 +121,7 @@ pub const FIELDS: &[Field] = &[
     HEADER_READ_TIMEOUT,
     SHUTDOWN_GRACE,
     MAX_OBJECT_SIZE,
+    MIN_FREE_BYTES,
     BODY_READ_TIMEOUT,
     MAX_CONNECTIONS,
     MAX_IN_FLIGHT,
@@ -274,6 +276,8 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// The largest body of one PutObject or UploadPart, in bytes (S3: 5 GiB).
     pub max_object_size: u64,
+    /// Free space kept on the data filesystem; new data past it gets `507 InsufficientStorage`.
+    pub min_free_bytes: u64,
     /// A request body that sends nothing for this long is abandoned (`400 RequestTimeout`).
     pub body_read_timeout: Duration,
     /// Connections open at once; one more is answered `503 SlowDown` and closed.
@@ -485,6 +489,7 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         ));
     }
 
+    let min_free = raw.min_free_bytes.unwrap_or_else(|| default_u64(MIN_FREE_BYTES));
     let body_timeout = raw
         .body_read_timeout_secs
         .unwrap_or_else(|| default_u64(BODY_READ_TIMEOUT));
@@ -538,6 +543,7 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
             header_read_timeout: Duration::from_secs(header_timeout.value),
             shutdown_grace: Duration::from_secs(grace.value),
             max_object_size: max_object.value,
+            min_free_bytes: min_free.value,
             body_read_timeout: Duration::from_secs(body_timeout.value),
             max_connections: max_connections.value as usize,
             max_requests_in_flight: max_in_flight.value as usize,

@@ -67,6 +67,7 @@ fn defaults() {
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_object_size: 5 << 30,
+            min_free_bytes: 64 << 20,
             body_read_timeout: Duration::from_secs(30),
             max_connections: 8192,
             max_requests_in_flight: 1024,
@@ -346,7 +347,11 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             &[("KEYLESS_RELOAD_INTERVAL_SECS", "soon")],
             None,
-            &[r#"field "reload_interval_secs""#, "whole number", "KEYLESS_RELOAD_INTERVAL_SECS"],
+            &[
+                r#"field "reload_interval_secs""#,
+                "whole number",
+                "KEYLESS_RELOAD_INTERVAL_SECS",
+            ],
         ),
         (
             &[],

@@ -1,0 +1,203 @@
+"""Faults: a full disk, a read-only data directory, and a damaged metadata database. For each:
+the client gets a clear error with the right code, no other object is harmed, nothing half-written
+becomes visible, service comes back when the cause goes away, and a store keyless cannot trust
+is refused at start-up with the reason.
+
+The small and read-only filesystems are real: tmpfs mounts made here (these machines run the
+suite as root; the test says so if it is not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import keyless_binary, start_server, stop_server
+
+
+def need_root():
+    assert os.geteuid() == 0, "the fault suite mounts small and read-only filesystems: run it as root"
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    need_root()
+    mounts = []
+
+    def mount(size_mib: int) -> Path:
+        where = tmp_path / f"fs-{uuid.uuid4().hex[:6]}"
+        where.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(where)], check=True)
+        mounts.append(where)
+        return where
+
+    yield mount
+    for m in reversed(mounts):
+        subprocess.run(["umount", "-l", str(m)], check=False)
+
+
+def server_on(tmp_path: Path, data_dir: Path, limits: dict):
+    cfg = tmp_path / f"keyless-{uuid.uuid4().hex[:6]}.yaml"
+    cfg.write_text("limits: {" + ", ".join(f"{k}: {v}" for k, v in limits.items()) + "}\n")
+    return start_server(tmp_path, data_dir=data_dir, extra_args=("--config", str(cfg)))
+
+
+def err(e: ClientError) -> tuple[str, int]:
+    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def md5(b: bytes) -> str:
+    return hashlib.md5(b).hexdigest()
+
+
+def test_a_full_disk_refuses_new_data_with_507_and_recovers_when_space_is_freed(tmp_path, tmpfs):
+    data = tmpfs(48) / "data"
+    srv = server_on(tmp_path, data, {"min_free_bytes": 8 << 20})
+    try:
+        c = srv.client()
+        c.create_bucket(Bucket="full")
+        stored = {}
+        refusal = None
+        for i in range(200):
+            body = os.urandom(1 << 20)
+            try:
+                c.put_object(Bucket="full", Key=f"obj-{i:03d}", Body=body)
+                stored[f"obj-{i:03d}"] = md5(body)
+            except ClientError as e:
+                refusal = e
+                break
+        assert refusal is not None, "the disk never filled"
+        code, status = err(refusal)
+        assert (code, status) == ("InsufficientStorage", 507), (code, status)
+        assert "disk is full" in refusal.response["Error"]["Message"]
+        print(f"\n48 MiB tmpfs, 8 MiB reserve: {len(stored)} objects of 1 MiB stored before 507")
+        assert len(stored) >= 20
+        # A multipart part is refused the same way, and a second PUT too.
+        with pytest.raises(ClientError) as again:
+            c.put_object(Bucket="full", Key="again", Body=os.urandom(1 << 20))
+        assert err(again.value)[1] == 507
+        # Nothing half-written is visible, every acknowledged object is intact, no temp file left.
+        listed = {o["Key"]: o["ETag"].strip('"') for o in c.list_objects_v2(Bucket="full")["Contents"]}
+        assert listed == stored
+        for key, digest in stored.items():
+            assert md5(c.get_object(Bucket="full", Key=key)["Body"].read()) == digest
+        assert list((data / "tmp").iterdir()) == []
+        # Reads and deletes still work; deleting frees space and writes resume.
+        for key in list(stored)[:6]:
+            c.delete_object(Bucket="full", Key=key)
+            del stored[key]
+        body = os.urandom(1 << 20)
+        c.put_object(Bucket="full", Key="after", Body=body)
+        assert md5(c.get_object(Bucket="full", Key="after")["Body"].read()) == md5(body)
+        assert srv.proc.poll() is None
+    finally:
+        stop_server(srv)
+
+
+def test_a_data_directory_keyless_may_not_write_refuses_writes_with_503_serves_reads_and_recovers(
+        tmp_path, monkeypatch):
+    """The common mistake (a volume with the wrong owner, a folder made read-only): keyless runs
+    as an unprivileged user whose data directory stops being writable while it runs. (A read-only
+    remount cannot be made here while keyless holds its database open for writing; the statvfs
+    check that catches one runs on every write either way.)"""
+    need_root()
+    import conftest
+    base = Path(tempfile.mkdtemp(prefix="keyless-perm-"))
+    os.chmod(base, 0o755)
+    data = base / "data"
+    data.mkdir()
+    shutil.chown(data, "nobody", "nogroup")
+    wrapper = base / "keyless-as-nobody"
+    wrapper.write_text(f"#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "
+                       f"{conftest.keyless_binary()} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "keyless_binary", lambda: wrapper)
+    srv = server_on(base, data, {"min_free_bytes": 1 << 20})  # the config must be readable by nobody
+    try:
+        c = srv.client()
+        c.create_bucket(Bucket="rodir")
+        keep = os.urandom(300_000)
+        c.put_object(Bucket="rodir", Key="keep", Body=keep)
+        os.chmod(data / "tmp", 0o555)
+        try:
+            for i in range(3):
+                with pytest.raises(ClientError) as e:
+                    c.put_object(Bucket="rodir", Key=f"new-{i}", Body=b"x" * 1000)
+                assert err(e.value) == ("ServiceUnavailable", 503), err(e.value)
+                assert "not writable" in e.value.response["Error"]["Message"]
+            assert c.get_object(Bucket="rodir", Key="keep")["Body"].read() == keep
+            assert [o["Key"] for o in c.list_objects_v2(Bucket="rodir")["Contents"]] == ["keep"]
+        finally:
+            os.chmod(data / "tmp", 0o755)
+        # The cause is gone: writes work again, in the same process.
+        c.put_object(Bucket="rodir", Key="new", Body=b"y" * 1000)
+        c.delete_object(Bucket="rodir", Key="keep")
+        assert [o["Key"] for o in c.list_objects_v2(Bucket="rodir")["Contents"]] == ["new"]
+        assert srv.proc.poll() is None
+    finally:
+        stop_server(srv)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "one-byte":
+        # One byte in the middle of the file: a page whose checksum no longer matches.
+        data[len(data) // 2] ^= 0x5A
+    else:
+        # Garbage over much of the file.
+        for i in range(512, len(data), 997):
+            data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def start_fails(tmp_path: Path, data: Path) -> str:
+    r = subprocess.run([str(keyless_binary()), "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "RUST_BACKTRACE": "0",
+                            "KEYLESS_ROOT_ACCESS_KEY": "KLTESTROOTACCESSKEY1",
+                            "KEYLESS_ROOT_SECRET_KEY": "kLtEsTrOoTsEcReTkEy0123456789abcdefGHIJ"})
+    assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+    return r.stderr
+
+
+@pytest.mark.parametrize("how", ["one-byte", "garbage"])
+def test_a_damaged_metadata_database_is_refused_at_start_up_saying_why(tmp_path, how):
+    data = tmp_path / "data"
+    srv = start_server(tmp_path, data_dir=data)
+    c = srv.client()
+    c.create_bucket(Bucket="meta")
+    objects = {f"k{i:04d}/" + "x" * 200: os.urandom(100) for i in range(400)}  # enough to span pages
+    for k, v in objects.items():
+        c.put_object(Bucket="meta", Key=k, Body=v)
+    assert stop_server(srv) == 0
+    backup = tmp_path / "backup"
+    shutil.copytree(data, backup)
+
+    damage(data / "meta.redb", how)
+    stderr = start_fails(tmp_path, data)
+    assert "damaged" in stderr and "will not serve it" in stderr and "backup" in stderr, stderr[-2000:]
+    assert (data / "DAMAGED").exists()
+    # It stays refused: the marker says why, and what to do.
+    stderr = start_fails(tmp_path, data)
+    assert "an earlier start found the metadata database damaged" in stderr and "DAMAGED" in stderr
+
+    # The cause goes away (the backup is restored): keyless serves again, every object intact.
+    shutil.rmtree(data)
+    shutil.copytree(backup, data)
+    srv = start_server(tmp_path, data_dir=data)
+    try:
+        c = srv.client()
+        for k, v in list(objects.items())[::37]:
+            assert c.get_object(Bucket="meta", Key=k)["Body"].read() == v
+        assert c.list_objects_v2(Bucket="meta", MaxKeys=1000)["KeyCount"] == len(objects)
+    finally:
+        stop_server(srv)
