@@ -74,6 +74,31 @@ else
     echo "$js_want" > "$js_stamp"
 fi
 
+# --- web console tests (tests/console) ----------------------------------------
+# Debian's chromium, driven headless by playwright-core (npm, pinned in tests/console's lock file;
+# playwright never downloads a browser of its own here). Same stamp-file pattern as above.
+if [ ! -x /usr/bin/chromium ]; then
+    log "apt-get install chromium chromium-driver"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root apt-get install -y -q --no-install-recommends chromium chromium-driver
+else
+    log "chromium already present"
+fi
+CONSOLE_DIR="$ROOT/tests/console"
+console_stamp="$CONSOLE_DIR/node_modules/.package-lock.sha256"
+console_want="$(sha256sum "$CONSOLE_DIR/package-lock.json" | cut -d' ' -f1)"
+if [ -f "$console_stamp" ] && [ "$(cat "$console_stamp")" = "$console_want" ] \
+    && [ -d "$CONSOLE_DIR/node_modules/playwright-core" ]; then
+    log "npm packages up to date ($CONSOLE_DIR/node_modules)"
+else
+    log "npm ci in $CONSOLE_DIR"
+    (cd "$CONSOLE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$console_want" > "$console_stamp"
+fi
+log "$(/usr/bin/chromium --version 2>/dev/null | head -n1), playwright-core $(node -p "require('$CONSOLE_DIR/node_modules/playwright-core/package.json').version")"
+# --- end of web console tests ----------------------------------------------------
+
 # --- sanity ----------------------------------------------------------------
 "$VENV/bin/python" -c 'import boto3, botocore, awscrt, pytest' 
 log "$("$VENV/bin/python" -m awscli --version 2>&1)"

@@ -22,7 +22,7 @@ use keyless_identity::trust::TrustShortForm;
 use keyless_idp::{DevIssuer, ServiceAccountToken, TokenFileWriter};
 use tokio::task::JoinHandle;
 
-use crate::config::identity::{RoleView, DEFAULT_ACCOUNT_ID, DEFAULT_LEEWAY_SECS, IdentityConfig};
+use crate::config::identity::{DEFAULT_ACCOUNT_ID, DEFAULT_LEEWAY_SECS, IdentityConfig, RoleView};
 
 /// The development issuer's `iss` (never fetched: its keys are given inline).
 pub const DEV_ISSUER: &str = "https://dev-issuer.keyless.invalid";
