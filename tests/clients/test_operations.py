@@ -222,10 +222,16 @@ def test_status_shows_root_everything_and_a_session_only_itself(srv, idp):
     with pytest.raises(ClientError):
         temp_client(srv, creds).put_object(Bucket=BUCKET, Key="nope", Body=b"x")
 
+    with pytest.raises(ClientError):
+        assume(srv, idp.token("stranger", "app"), arn("reader"))  # a genuine token the trust refuses
+
     status, body = signed_status(srv, ACCESS_KEY, SECRET_KEY)
     assert status == 200, body
     doc = json.loads(body)
     assert doc["viewer"]["kind"] == "root"
+    refused = next(d for d in doc["decisions"] if d["subject"] == "system:serviceaccount:stranger:app")
+    assert refused["outcome"] == "denied" and refused["code"] == "AccessDenied"
+    assert refused["operation"] == "AssumeRoleWithWebIdentity" and "trust" in refused["reason"].lower()
     assert [i["issuer"] for i in doc["issuers"]] == [ISSUER]
     assert doc["issuers"][0]["key_count"] == 1 and doc["issuers"][0]["last_error"] is None
     reader = next(r for r in doc["roles"] if r["arn"] == arn("reader"))
@@ -238,6 +244,7 @@ def test_status_shows_root_everything_and_a_session_only_itself(srv, idp):
     assert status == 200, body
     mine = json.loads(body)
     assert mine["viewer"]["kind"] == "session" and mine["viewer"]["role"] == arn("reader")
+    assert mine["viewer"]["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/reader/test-session"
     assert mine["viewer"]["subject"] == "system:serviceaccount:ops:viewer" and mine["viewer"]["expires"]
     assert mine["issuers"] == [] and mine["roles"] == []
     assert mine["decisions"] and all(d["subject"] == "system:serviceaccount:ops:viewer"

@@ -282,6 +282,14 @@ impl Live {
     }
 }
 
+/// `arn:aws:sts::<account>:assumed-role/<role name>/<session>` (what GetCallerIdentity names).
+fn assumed_role_arn(role: &str, session_name: &str) -> String {
+    match role.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(":role/")) {
+        Some((account, name)) => format!("arn:aws:sts::{account}:assumed-role/{name}/{session_name}"),
+        None => role.to_owned(),
+    }
+}
+
 /// A Prometheus label value, escaped.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -304,7 +312,7 @@ impl StatusSource for Live {
                 issuer,
                 expires_at,
             } => (
-                json!({ "kind": "session", "arn": role, "access_key": access_key, "role": role,
+                json!({ "kind": "session", "arn": assumed_role_arn(role, session_name), "access_key": access_key, "role": role,
                         "session_name": session_name, "subject": subject, "issuer": issuer,
                         "expires": time::OffsetDateTime::from_unix_timestamp(*expires_at).ok()
                             .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()) }),

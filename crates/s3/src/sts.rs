@@ -181,6 +181,15 @@ impl StsRoute {
                         .verify(&r.web_identity_token, now)
                         .await
                         .map_err(|e| e.to_sts_error())?;
+                    // The token is genuine: whoever the trust policy then refuses is named.
+                    identity::audit(|a| {
+                        a.principal = Principal::WebIdentity {
+                            role: r.role_arn.to_string(),
+                            session_name: r.role_session_name.clone(),
+                            subject: Some(verified.token.subject.clone()),
+                            issuer: Some(verified.token.issuer.clone()),
+                        }
+                    });
                     sts::assume_role_with_web_identity(
                         &r,
                         &verified.issuers,
@@ -236,7 +245,12 @@ impl StsRoute {
                             request_id = rid,
                             "STS: AssumeRoleWithWebIdentity refused"
                         );
-                        decide(false, e.log_reason.as_deref().unwrap_or(&e.message));
+                        // The sentence the caller got, then the precise cause.
+                        let reason = match &e.log_reason {
+                            Some(detail) => format!("{} (detail: {detail})", e.message),
+                            None => e.message.clone(),
+                        };
+                        decide(false, &reason);
                         Err(e)
                     }
                 }
