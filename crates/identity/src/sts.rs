@@ -145,7 +145,11 @@ pub fn parse_form(input: &str) -> Result<Vec<(String, String)>, StsError> {
             match bytes[i] {
                 b'+' => out.push(b' '),
                 b'%' => {
-                    let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                    // Exactly two hex digits: `u8::from_str_radix` alone would also take "+a".
+                    let hex = bytes
+                        .get(i + 1..i + 3)
+                        .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                        .and_then(|h| std::str::from_utf8(h).ok());
                     let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
                     out.push(
                         byte.ok_or_else(|| StsError::validation("the request body has a malformed percent-escape"))?,
@@ -188,6 +192,13 @@ impl StsRequest {
                 return Err(StsError::validation(format!("parameter {k} is given more than once")));
             }
             seen.push(k);
+        }
+        // `PolicyArns.member.N.arn` on the wire; any form of it narrows the session, so ignoring
+        // it would grant more than was asked for: refuse.
+        if params.iter().any(|(k, _)| k.starts_with("PolicyArns.")) {
+            return Err(StsError::validation(
+                "PolicyArns are not supported by keyless; send the session Policy document instead",
+            ));
         }
         let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         if let Some(v) = get("Version")
@@ -290,11 +301,6 @@ impl StsRequest {
                 Some((p.to_owned(), parsed))
             }
         };
-        if get("PolicyArns.member.1").is_some() {
-            return Err(StsError::validation(
-                "PolicyArns are not supported by keyless; send the session Policy document instead",
-            ));
-        }
         Ok(AssumeRoleWithWebIdentityRequest {
             role_arn,
             role_session_name: role_session_name.to_owned(),
@@ -392,7 +398,9 @@ pub fn assume_role_with_web_identity(
     })
 }
 
-/// Escapes text for an XML element.
+/// Escapes text for an XML element. Characters XML 1.0 cannot carry at all, not even as a
+/// character reference (NUL and the other C0 controls but tab, LF and CR; U+FFFE, U+FFFF), become
+/// U+FFFD: a caller's `Action=%00` echoed in an error must still give a document clients can parse.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -402,6 +410,8 @@ pub fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

@@ -252,6 +252,45 @@ impl Gate {
     }
 }
 
+/// The longest validity of a SigV4 presigned URL (S3's: 7 days).
+const MAX_PRESIGNED_EXPIRES: u64 = 7 * 24 * 3600;
+
+/// The `x-amz-*` headers of a SigV4 request that its signature does not cover. S3 requires every
+/// one of them to be signed; otherwise whoever sees a signed request could replay it within its
+/// validity with headers of their own — user metadata, tags, `x-amz-copy-source` — added. (SigV2
+/// signs every `x-amz-*` header by construction.) A presigned URL may come with an unsigned
+/// `x-amz-content-sha256`, which changes nothing: its payload is unsigned anyway.
+pub(crate) fn unsigned_amz_headers(headers: &HeaderMap, uri: &Uri, sig: &Signature) -> Vec<String> {
+    let signed: Option<String> = match sig {
+        Signature::HeaderV4 { .. } => headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| {
+                a.split(',')
+                    .map(str::trim)
+                    .find_map(|p| p.split_once("SignedHeaders=").map(|(_, l)| l.to_owned()))
+            }),
+        Signature::PresignedV4 { .. } => uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "X-Amz-SignedHeaders")
+                .and_then(|(_, v)| percent::decode_form_component(v).ok())
+        }),
+        _ => return Vec::new(),
+    };
+    let signed = signed.unwrap_or_default().to_ascii_lowercase();
+    let signed: Vec<&str> = signed.split(';').map(str::trim).collect();
+    let mut missing: Vec<String> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| k.starts_with("x-amz-") && !signed.contains(k))
+        .filter(|k| !(matches!(sig, Signature::PresignedV4 { .. }) && *k == "x-amz-content-sha256"))
+        .map(str::to_owned)
+        .collect();
+    missing.dedup();
+    missing
+}
+
 #[async_trait::async_trait]
 impl S3Access for Gate {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
@@ -261,14 +300,72 @@ impl S3Access for Gate {
             cx.s3_op().name(),
             &sig,
             OffsetDateTime::now_utc(),
-        )
-        .map_err(Into::into)
+        )?;
+        if let Signature::PresignedV4 { .. } = sig
+            && let Some(expires) = cx.uri().query().and_then(|q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == "X-Amz-Expires")
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+            })
+            && expires > MAX_PRESIGNED_EXPIRES
+        {
+            return Err(ApiError::AuthorizationQueryParametersError(format!(
+                "X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGNED_EXPIRES}; this URL says {expires}. Presign for at most 7 days."
+            ))
+            .into());
+        }
+        let unsigned = unsigned_amz_headers(cx.headers(), cx.uri(), &sig);
+        if !unsigned.is_empty() {
+            return Err(ApiError::AccessDenied(format!(
+                "There were headers present in the request which were not signed: {}. Sign every x-amz-* header you send.",
+                unsigned.join(", ")
+            ))
+            .into());
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (Authorization or none, query, extra headers, the unsigned x-amz-* headers found).
+    #[test]
+    fn every_x_amz_header_must_be_signed() {
+        let v4 = "AWS4-HMAC-SHA256 Credential=AK/20261128/us-east-1/s3/aws4_request, \
+                  SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=abc";
+        let pre = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261128%2Fus-east-1%2Fs3%2Faws4_request\
+                   &X-Amz-SignedHeaders=host%3Bx-amz-meta-a&X-Amz-Signature=abc";
+        let cases: [(Option<&str>, &str, &[&str], &[&str]); 6] = [
+            (Some(v4), "", &["x-amz-date", "x-amz-content-sha256"], &[]),
+            (Some(v4), "", &["x-amz-date", "x-amz-meta-owner"], &["x-amz-meta-owner"]),
+            (
+                Some(v4),
+                "",
+                &["x-amz-copy-source", "x-amz-tagging"],
+                &["x-amz-copy-source", "x-amz-tagging"],
+            ),
+            (None, pre, &["x-amz-meta-a", "x-amz-content-sha256"], &[]),
+            (None, pre, &["x-amz-meta-b"], &["x-amz-meta-b"]),
+            // SigV2 signs every x-amz-* header itself.
+            (Some("AWS AK:c2ln"), "", &["x-amz-meta-b"], &[]),
+        ];
+        for (auth, query, extra, want) in cases {
+            let mut h = headers(auth);
+            for name in extra {
+                h.insert(http::HeaderName::from_static(name), "v".parse().unwrap());
+            }
+            let uri: Uri = format!("/b/k?{query}").parse().unwrap();
+            let sig = signature_of(&h, &uri);
+            let mut got = unsigned_amz_headers(&h, &uri, &sig);
+            got.sort();
+            let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+            want.sort();
+            assert_eq!(got, want, "{auth:?} {query} {extra:?}");
+        }
+    }
 
     fn headers(auth: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();

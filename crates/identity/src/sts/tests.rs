@@ -85,6 +85,7 @@ fn parse_table() {
         (form(tok, "&Policy=%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A*%22%7D%7D"), StsErrorCode::MalformedPolicyDocument, "needs Resource"),
         (form(tok, &format!("&Policy={long_policy}")), StsErrorCode::ValidationError, "'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"),
         (form(tok, "&PolicyArns.member.1=arn:aws:iam::aws:policy/ReadOnly"), StsErrorCode::ValidationError, "PolicyArns are not supported"),
+        (form(tok, "&PolicyArns.member.1.arn=arn:aws:iam::aws:policy/ReadOnly"), StsErrorCode::ValidationError, "PolicyArns are not supported"),
         (form(tok, "&x=%zz"), StsErrorCode::ValidationError, "malformed percent-escape"),
         (form(tok, "&x=%ff"), StsErrorCode::ValidationError, "not UTF-8"),
     ];
@@ -193,6 +194,48 @@ fn xml_byte_for_byte() {
     ];
     for (code, name, status) in codes {
         assert_eq!((code.as_str(), code.http_status()), (name, status));
+    }
+}
+
+/// Fuzz finding (fuzz/corpus/sts/regression-nul-in-action): a NUL in the Action parameter was
+/// echoed raw into the error document, which no XML parser accepts.
+#[test]
+fn xml_escape_drops_what_xml_cannot_carry() {
+    let rows = [
+        ("a\u{0}b", "a\u{FFFD}b"),
+        ("\u{1}\u{8}\u{B}\u{C}\u{1F}", "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"),
+        ("tab\tlf\ncr\r", "tab\tlf\ncr\r"),
+        ("\u{FFFE}\u{FFFF}\u{FFFD}", "\u{FFFD}\u{FFFD}\u{FFFD}"),
+        ("\u{7F}é😀", "\u{7F}é😀"),
+        ("<&>\"'", "&lt;&amp;&gt;&quot;&apos;"),
+    ];
+    for (input, want) in rows {
+        assert_eq!(xml_escape(input), want, "{input:?}");
+    }
+    let e = StsRequest::parse("Action=Assume%00Role").unwrap_err();
+    assert_eq!(e.code, StsErrorCode::InvalidAction);
+    let xml = render_error(&e, "r");
+    assert!(xml.contains("operation Assume\u{FFFD}Role for"), "{xml}");
+    assert!(!xml.contains('\u{0}'));
+}
+
+/// Fuzz finding (fuzz/corpus/sts/regression-percent-plus): `%+a` decoded to a newline, because
+/// `u8::from_str_radix` accepts a leading `+`.
+#[test]
+fn percent_escapes_take_two_hex_digits() {
+    let rows: &[(&str, Option<&str>)] = &[
+        ("a=%41%2b%2F", Some("A+/")),
+        ("a=%+a", None),
+        ("a=%-1", None),
+        ("a=% 1", None),
+        ("a=%4", None),
+        ("a=%", None),
+        ("a=%C3%A9+x", Some("é x")),
+        ("a=%C3", None),
+    ];
+    for (input, want) in rows {
+        let got = parse_form(input).ok().map(|p| p[0].1.clone());
+        assert_eq!(got.as_deref(), *want, "{input}");
     }
 }
 
