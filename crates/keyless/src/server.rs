@@ -111,13 +111,27 @@ impl App {
                 }
             }
             None => {
+                let peer = req.extensions().get::<keyless_s3::ClientInfo>().and_then(|c| c.peer);
                 let Ok(_permit) = self.in_flight.try_acquire() else {
                     self.metrics.record("other", 503, Duration::ZERO, 0, 0);
                     self.metrics.shed();
+                    // Turned away unread: the audit still gets its one record.
+                    self.observer.served(&Served {
+                        audit: &keyless_s3::Audit {
+                            operation: "other".to_owned(),
+                            error_code: Some("SlowDown".to_owned()),
+                            ..keyless_s3::Audit::default()
+                        },
+                        status: 503,
+                        peer,
+                        elapsed: Duration::ZERO,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                        request_id: None,
+                    });
                     return slow_down();
                 };
                 let started = Instant::now();
-                let peer = req.extensions().get::<keyless_s3::ClientInfo>().and_then(|c| c.peer);
                 let received = req
                     .headers()
                     .get("x-amz-decoded-content-length")

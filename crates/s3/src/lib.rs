@@ -166,6 +166,14 @@ impl S3Front {
                 resp.headers_mut()
                     .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
             }
+            // Refused before anything was parsed or verified: an audit record all the same.
+            resp.extensions_mut().insert(Operation("other".to_owned()));
+            resp.extensions_mut().insert(Audit {
+                operation: "other".to_owned(),
+                error_code: Some("MaxMessageLengthExceeded".to_owned()),
+                sts: sts_call,
+                ..Audit::default()
+            });
             return resp;
         }
         let head = parts.method == http::Method::HEAD;
