@@ -201,3 +201,82 @@ def test_a_damaged_metadata_database_is_refused_at_start_up_saying_why(tmp_path,
         assert c.list_objects_v2(Bucket="meta", MaxKeys=1000)["KeyCount"] == len(objects)
     finally:
         stop_server(srv)
+
+
+EIO_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* fsync and fdatasync fail with EIO while the file named by $KEYLESS_EIO_TRIGGER exists. */
+static int failing(void) {
+    const char *t = getenv("KEYLESS_EIO_TRIGGER");
+    return t && access(t, F_OK) == 0;
+}
+int fsync(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "fsync");
+    if (failing()) { errno = EIO; return -1; }
+    return real(fd);
+}
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "fdatasync");
+    if (failing()) { errno = EIO; return -1; }
+    return real(fd);
+}
+"""
+
+
+def test_an_io_error_under_a_write_fails_it_and_a_failed_commit_stops_keyless_for_recovery(tmp_path, monkeypatch):
+    """fsync and fdatasync start failing with EIO (an LD_PRELOAD shim: the disk went bad). A PUT
+    whose data cannot be synced fails with 500 and is not stored; a metadata commit that cannot be
+    synced makes keyless stop writing and exit 1 — its supervisor restarts it, and recovery runs on
+    what is on disk. Once the disk is good again nothing acknowledged is missing."""
+    shim_c = tmp_path / "eio.c"
+    shim_c.write_text(EIO_SHIM)
+    shim = tmp_path / "eio.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(shim_c), "-ldl"], check=True)
+    trigger = tmp_path / "EIO"
+    monkeypatch.setenv("LD_PRELOAD", str(shim))
+    monkeypatch.setenv("KEYLESS_EIO_TRIGGER", str(trigger))
+    data = tmp_path / "data"
+    srv = start_server(tmp_path, data_dir=data)
+    c = srv.client()
+    c.create_bucket(Bucket="eio")
+    kept = {f"k{i}": os.urandom(50_000) for i in range(10)}
+    for k, v in kept.items():
+        c.put_object(Bucket="eio", Key=k, Body=v)
+
+    trigger.touch()
+    # New data: the staged file cannot be synced, so the write fails and nothing is stored.
+    with pytest.raises(ClientError) as e:
+        c.put_object(Bucket="eio", Key="lost", Body=b"x" * 10_000)
+    assert err(e.value)[1] == 500, err(e.value)
+    # A metadata-only write (a delete) reaches the commit, whose fsync fails: keyless stops.
+    with pytest.raises(ClientError) as e:
+        c.delete_object(Bucket="eio", Key="k0")
+    assert err(e.value)[1] in (500, 503), err(e.value)
+    code = srv.proc.wait(timeout=30)
+    assert code == 1, code
+    log = srv.log_path.read_text()
+    assert "the store failed" in log and "start keyless again to recover" in log, log[-3000:]
+
+    # The disk is good again: a restart recovers, everything acknowledged is there.
+    trigger.unlink()
+    srv = start_server(tmp_path, data_dir=data)
+    try:
+        c = srv.client()
+        # The delete was never acknowledged: k0 may be there or not, but not half.
+        for k, v in kept.items():
+            try:
+                assert c.get_object(Bucket="eio", Key=k)["Body"].read() == v
+            except ClientError as e:
+                assert k == "k0" and err(e) == ("NoSuchKey", 404), (k, err(e))
+        with pytest.raises(ClientError):
+            c.head_object(Bucket="eio", Key="lost")
+        assert list((data / "tmp").iterdir()) == []
+        c.put_object(Bucket="eio", Key="after", Body=b"fine")
+    finally:
+        stop_server(srv)
