@@ -35,6 +35,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+import upstream
+
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCESS_KEY = "KLTESTROOTACCESSKEY1"
@@ -221,6 +223,8 @@ def start_server(root: Path, port: int | None = None, data_dir: Path | None = No
     env["KEYLESS_ROOT_SECRET_KEY"] = SECRET_KEY
     env.setdefault("RUST_LOG", "info")
     env.setdefault("RUST_BACKTRACE", "1")
+    if upstream.gateway():
+        env.update(upstream.gateway_env())
     log = open(log_path, "w", buffering=1)
     proc = subprocess.Popen(
         [str(binary), "serve", "--data-dir", str(data_dir),

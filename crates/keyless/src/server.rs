@@ -33,7 +33,8 @@ use crate::observe::{Observer, Served};
 /// Everything a request needs: the health probes' view of the store and the S3 front.
 /// Shared by all connections behind one `Arc`.
 pub struct App {
-    store: Store,
+    /// `None` in gateway mode.
+    store: Option<Store>,
     front: S3Front,
     domains: Vec<String>,
     metrics: S3Metrics,
@@ -46,7 +47,7 @@ pub struct App {
 
 impl App {
     pub fn new(
-        store: Store,
+        store: Option<Store>,
         front: S3Front,
         domains: Vec<String>,
         observer: Arc<Observer>,
@@ -70,10 +71,12 @@ impl App {
     async fn render_metrics(&self) -> String {
         let store = self.store.clone();
         let dir = self.data_dir.clone();
-        let (usage, fs) = tokio::task::spawn_blocking(move || (store.usage().ok(), metrics::filesystem(&dir)))
-            .await
-            .unwrap_or((None, None));
-        let mut out = self.metrics.render(self.store.commit_stats());
+        let (usage, fs) =
+            tokio::task::spawn_blocking(move || (store.and_then(|s| s.usage().ok()), metrics::filesystem(&dir)))
+                .await
+                .unwrap_or((None, None));
+        let commits = self.store.as_ref().map_or((0, 0), Store::commit_stats);
+        let mut out = self.metrics.render(commits);
         metrics::render_storage(&mut out, usage, fs);
         self.observer.render(&mut out);
         self.live.render(&mut out);
@@ -100,8 +103,10 @@ impl App {
         match health::probe(&req, &self.domains) {
             Some(Probe::Live) => text(http::StatusCode::OK, "ok"),
             Some(Probe::Ready) => {
+                // Gateway mode: ready while the process serves (an upstream outage is answered
+                // 503 per request; taking every replica out of service would not help).
                 let store = self.store.clone();
-                let ready = tokio::task::spawn_blocking(move || store.is_ready())
+                let ready = tokio::task::spawn_blocking(move || store.is_none_or(|s| s.is_ready()))
                     .await
                     .unwrap_or(false);
                 if ready {

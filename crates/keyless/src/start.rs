@@ -35,31 +35,14 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     // TLS first: a bad pair is a configuration error and should stop us before we touch the disk.
     let tls = config.tls.as_ref().map(Tls::load).transpose()?;
 
-    let data_dir = config.data_dir.clone();
-    let store_options = StoreOptions {
-        max_object_size: config.limits.max_object_size,
-        min_free_bytes: config.limits.min_free_bytes,
-        ..StoreOptions::default()
+    // The embedded store, unless the data lives in an upstream S3 service (gateway mode).
+    let store = match &config.gateway {
+        None => Some(open_store(&config).await?),
+        Some(up) => {
+            tracing::info!(endpoint = %up.endpoint, region = %up.region, access_key = %up.access_key, path_style = up.path_style, "gateway mode: objects live in the upstream S3 service");
+            None
+        }
     };
-    let opened = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options)).await;
-    let opened = opened.map_err(|e| {
-        // The database library panics on some damage it meets while reading.
-        anyhow::anyhow!(
-            "reading the metadata database failed ({e}); it is probably damaged: restore the data directory from a backup"
-        )
-    });
-    let (store, recovery) = opened.and_then(|r| r.map_err(anyhow::Error::from)).with_context(|| {
-        format!(
-            "config field \"data_dir\": cannot open the store in \"{}\"",
-            config.data_dir.display()
-        )
-    })?;
-    tracing::info!(
-        temp_files_removed = recovery.temp_files_removed,
-        orphan_blobs_removed = recovery.orphan_blobs_removed,
-        objects = recovery.objects,
-        "store opened and recovered"
-    );
 
     let configured = config.root.clone();
     let data_dir = config.data_dir.clone();
@@ -81,7 +64,11 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     }
 
     // Nothing configured at all (no identity:, no root credentials): the developer quick-start.
-    let quickstart = if config.identity.is_none() && !matches!(root.source, CredentialSource::Configured { .. }) {
+    // (Not in gateway mode: the quick-start creates its demo bucket in the embedded store.)
+    let quickstart = if store.is_some()
+        && config.identity.is_none()
+        && !matches!(root.source, CredentialSource::Configured { .. })
+    {
         let data_dir = config.data_dir.clone();
         Some(tokio::task::spawn_blocking(move || crate::quickstart::prepare(&data_dir)).await??)
     } else {
@@ -106,7 +93,10 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         quickstart.is_some(),
     ));
     let _token_writer = match &quickstart {
-        Some(q) => Some(AbortOnDrop(q.start(&store).await?)),
+        Some(q) => Some(AbortOnDrop(
+            q.start(store.as_ref().expect("the quick-start runs on the store"))
+                .await?,
+        )),
         None => None,
     };
 
@@ -117,7 +107,7 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     let store_failed = async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            if let Some(why) = failed_store.failure() {
+            if let Some(why) = failed_store.as_ref().and_then(Store::failure) {
                 return why;
             }
         }
@@ -153,18 +143,22 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         tls.spawn_watcher();
     }
     live.spawn_watchers(config.file.clone(), config.reload_interval)?;
-    let front = S3Front::new(
-        store.clone(),
-        FrontOptions {
-            root_access_key: root.access_key.clone(),
-            root_secret_key: root.secret_key.expose().to_owned(),
-            region: config.s3.region.clone(),
-            virtual_host_domains: config.s3.domains.clone(),
-            identity: handle,
-            status: Some(live.clone()),
-            body_read_timeout: config.limits.body_read_timeout,
-        },
-    );
+    let options = FrontOptions {
+        root_access_key: root.access_key.clone(),
+        root_secret_key: root.secret_key.expose().to_owned(),
+        region: config.s3.region.clone(),
+        virtual_host_domains: config.s3.domains.clone(),
+        identity: handle,
+        status: Some(live.clone()),
+        body_read_timeout: config.limits.body_read_timeout,
+    };
+    let front = match (&store, &config.gateway) {
+        (Some(store), _) => S3Front::new(store.clone(), options),
+        (None, Some(up)) => {
+            S3Front::gateway(up, options).map_err(|e| anyhow::anyhow!("config field \"gateway\": {e}"))?
+        }
+        (None, None) => unreachable!("no gateway means a store"),
+    };
     let app = Arc::new(App::new(
         store,
         front,
@@ -180,6 +174,36 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens and recovers the embedded store in `data_dir`.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let data_dir = config.data_dir.clone();
+    let store_options = StoreOptions {
+        max_object_size: config.limits.max_object_size,
+        min_free_bytes: config.limits.min_free_bytes,
+        ..StoreOptions::default()
+    };
+    let opened = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options)).await;
+    let opened = opened.map_err(|e| {
+        // The database library panics on some damage it meets while reading.
+        anyhow::anyhow!(
+            "reading the metadata database failed ({e}); it is probably damaged: restore the data directory from a backup"
+        )
+    });
+    let (store, recovery) = opened.and_then(|r| r.map_err(anyhow::Error::from)).with_context(|| {
+        format!(
+            "config field \"data_dir\": cannot open the store in \"{}\"",
+            config.data_dir.display()
+        )
+    })?;
+    tracing::info!(
+        temp_files_removed = recovery.temp_files_removed,
+        orphan_blobs_removed = recovery.orphan_blobs_removed,
+        objects = recovery.objects,
+        "store opened and recovered"
+    );
+    Ok(store)
 }
 
 /// Installs the SIGTERM and SIGINT handlers now (so a signal right after start-up is not lost)

@@ -17,6 +17,7 @@ mod bucket;
 mod checksum;
 mod connection;
 mod error;
+mod gateway;
 mod host;
 mod identity;
 mod lenient;
@@ -41,6 +42,7 @@ use keyless_store::Store;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 
+pub use gateway::Upstream;
 pub use identity::{Audit, ClientInfo, Decision, Identity, IdentityHandle, Principal};
 pub use status::StatusSource;
 
@@ -109,14 +111,31 @@ impl S3Front {
         } else {
             opts.region.clone()
         };
-        let mut b = S3ServiceBuilder::new(service::Edge {
+        let b = S3ServiceBuilder::new(service::Edge {
             store,
             region: region.clone(),
         });
+        Self::build(b, &opts, &region)
+    }
+
+    /// A front whose S3 operations go to an upstream S3 service (gateway mode, see `gateway`);
+    /// signatures, STS and policies are the same as with the embedded store.
+    pub fn gateway(upstream: &Upstream, opts: FrontOptions) -> Result<Self, String> {
+        let region = if opts.region.is_empty() {
+            "us-east-1".to_owned()
+        } else {
+            opts.region.clone()
+        };
+        let client = gateway::client(upstream)?;
+        let b = S3ServiceBuilder::new(gateway::Gateway::new(client, region.clone()));
+        Ok(Self::build(b, &opts, &region))
+    }
+
+    fn build(mut b: S3ServiceBuilder, opts: &FrontOptions, region: &str) -> Self {
         let keyring =
             auth::KeyRing::new(&opts.root_access_key, &opts.root_secret_key).with_sessions(opts.identity.clone());
         b.set_auth(keyring.clone());
-        b.set_access(policy::Access::new(auth::Gate::new(&region), opts.identity.clone()));
+        b.set_access(policy::Access::new(auth::Gate::new(region), opts.identity.clone()));
         let vhosts =
             (!opts.virtual_host_domains.is_empty()).then(|| host::VirtualHosts::new(&opts.virtual_host_domains));
         b.set_route(status::Routes {

@@ -60,6 +60,8 @@ pub struct RawConfig {
     pub max_requests_in_flight: Option<Sourced<u64>>,
     /// The `identity:` section (file only), validated in `config::identity`.
     pub identity: Option<Sourced<super::identity::FileIdentity>>,
+    /// The `gateway:` section and its environment variables, validated in `config::gateway`.
+    pub gateway: super::gateway::RawGateway,
 }
 
 impl RawConfig {
@@ -89,6 +91,7 @@ impl RawConfig {
             max_connections: self.max_connections.or(lower.max_connections),
             max_requests_in_flight: self.max_requests_in_flight.or(lower.max_requests_in_flight),
             identity: self.identity.or(lower.identity),
+            gateway: self.gateway.over(lower.gateway),
         }
     }
 
@@ -140,6 +143,12 @@ impl RawConfig {
             log_format: text(LOG_FORMAT)?,
             log_filter: text(LOG_FILTER)?,
             log_audit: text(LOG_AUDIT)?,
+            gateway: super::gateway::RawGateway {
+                endpoint: text(super::GATEWAY_ENDPOINT)?,
+                access_key: text(super::GATEWAY_ACCESS_KEY)?,
+                secret_key: text(super::GATEWAY_SECRET_KEY)?.map(|s| s.map(SecretKey::new)),
+                file: None,
+            },
             reload_interval_secs: env_number(env, RELOAD_INTERVAL)?,
             ..RawConfig::default()
         })
@@ -197,6 +206,10 @@ impl RawConfig {
             max_connections: sourced(limits.max_connections, &origin),
             max_requests_in_flight: sourced(limits.max_requests_in_flight, &origin),
             identity: sourced(file.identity, &origin),
+            gateway: super::gateway::RawGateway {
+                file: sourced(file.gateway, &origin),
+                ..Default::default()
+            },
         }
     }
 }
@@ -278,6 +291,7 @@ pub struct FileConfig {
     pub limits: Option<FileLimits>,
     pub reload_interval_secs: Option<u64>,
     pub identity: Option<super::identity::FileIdentity>,
+    pub gateway: Option<super::gateway::FileGateway>,
 }
 
 #[derive(Debug, Default, Deserialize)]

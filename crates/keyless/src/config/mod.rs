@@ -11,6 +11,7 @@
 //! only the file can set (the identity issuers and roles, gateway settings) skips the raw layer:
 //! deserialize it in [`layers::FileConfig`] and validate it into its own sub-struct here.
 
+pub mod gateway;
 pub mod identity;
 pub mod layers;
 
@@ -97,6 +98,12 @@ pub const IDENTITY_ISSUERS: Field = field("identity.issuers", None, None, Some("
 pub const IDENTITY_ROLES: Field = field("identity.roles", None, None, Some("[]"));
 pub const IDENTITY_SESSION_KEY_FILE: Field =
     field("identity.session_key_file", None, None, Some("<data_dir>/session-keys"));
+pub const GATEWAY_ENDPOINT: Field = field("gateway.endpoint", Some("KEYLESS_GATEWAY_ENDPOINT"), None, None);
+pub const GATEWAY_REGION: Field = field("gateway.region", None, None, Some("us-east-1"));
+pub const GATEWAY_ACCESS_KEY: Field = field("gateway.access_key", Some("KEYLESS_GATEWAY_ACCESS_KEY"), None, None);
+pub const GATEWAY_SECRET_KEY: Field = field("gateway.secret_key", Some("KEYLESS_GATEWAY_SECRET_KEY"), None, None);
+pub const GATEWAY_CA_FILE: Field = field("gateway.ca_file", None, None, None);
+pub const GATEWAY_PATH_STYLE: Field = field("gateway.path_style", None, None, Some("true"));
 pub const IDENTITY_LEEWAY: Field = field("identity.leeway_secs", None, None, Some("60"));
 
 /// Every setting, in the order docs/configuration.md lists them; tests check that `--help` and
@@ -130,6 +137,12 @@ pub const FIELDS: &[Field] = &[
     IDENTITY_ROLES,
     IDENTITY_SESSION_KEY_FILE,
     IDENTITY_LEEWAY,
+    GATEWAY_ENDPOINT,
+    GATEWAY_REGION,
+    GATEWAY_ACCESS_KEY,
+    GATEWAY_SECRET_KEY,
+    GATEWAY_CA_FILE,
+    GATEWAY_PATH_STYLE,
 ];
 
 /// Where a value came from; every error about a value says so.
@@ -199,6 +212,8 @@ pub struct Config {
     pub limits: Limits,
     /// How often the config file is checked for changes (live reload); `None`: only on SIGHUP.
     pub reload_interval: Option<Duration>,
+    /// Gateway mode: the upstream S3 service that holds the data instead of the embedded store.
+    pub gateway: Option<keyless_s3::Upstream>,
     /// The `identity:` section: issuers, roles, session keys. `None` when the file has none.
     pub identity: Option<identity::IdentityConfig>,
     /// The YAML file read, if any (for the start-up log).
@@ -521,9 +536,11 @@ fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError
         .identity
         .map(|id| identity::validate(id.value, &id.origin))
         .transpose()?;
+    let gateway = gateway::validate(raw.gateway)?;
 
     Ok(Config {
         identity,
+        gateway,
         data_dir: data_dir.value,
         listen: listen_addr,
         s3: S3Config {
