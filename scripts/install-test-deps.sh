@@ -99,6 +99,28 @@ fi
 log "$(/usr/bin/chromium --version 2>/dev/null | head -n1), playwright-core $(node -p "require('$CONSOLE_DIR/node_modules/playwright-core/package.json').version")"
 # --- end of web console tests ----------------------------------------------------
 
+# --- power-loss suite (tests/powerloss) -----------------------------------------
+# A FUSE "lazy disk" in Python (fusepy over Debian's libfuse2, fusermount from `fuse`) under ext4 on
+# a loop device (mkfs.ext4 from e2fsprogs, losetup from mount); a C compiler for the self-check's
+# LD_PRELOAD mutant (cc is there for Rust anyway).
+pl_pkgs=()
+ldconfig -p 2>/dev/null | grep -c 'libfuse\.so\.2' >/dev/null || pl_pkgs+=(libfuse2)
+command -v fusermount >/dev/null 2>&1 || pl_pkgs+=(fuse)
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || pl_pkgs+=(e2fsprogs)
+if [ "${#pl_pkgs[@]}" -gt 0 ]; then
+    log "apt-get install ${pl_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    as_root apt-get install -y -q --no-install-recommends "${pl_pkgs[@]}"
+else
+    log "apt packages for the power-loss suite already present (libfuse2, fuse, e2fsprogs)"
+fi
+if ! "$VENV/bin/python" -c 'import fuse' >/dev/null 2>&1; then
+    log "pip install fusepy==3.0.1"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check fusepy==3.0.1
+fi
+# --- end of power-loss suite -----------------------------------------------------
+
 # --- sanity ----------------------------------------------------------------
 "$VENV/bin/python" -c 'import boto3, botocore, awscrt, pytest' 
 log "$("$VENV/bin/python" -m awscli --version 2>&1)"
