@@ -102,6 +102,43 @@ def test_a_full_disk_refuses_new_data_with_507_and_recovers_when_space_is_freed(
         stop_server(srv)
 
 
+def test_missing_or_truncated_data_files_are_found_at_start_up(tmp_path):
+    """What a disk that lost writes leaves (the power-loss suite's broken builds showed it): a
+    record whose data file is gone or short. Start-up compares every referenced file with its
+    record and refuses to serve, naming objects; an operator may accept and serve the rest, and
+    then a damaged object is an error, never a short or wrong body."""
+    data = tmp_path / "data"
+    srv = start_server(tmp_path, data_dir=data)
+    c = srv.client()
+    c.create_bucket(Bucket="blobs")
+    bodies = {f"k{i}": os.urandom(10_000 + i) for i in range(6)}
+    for k, v in bodies.items():
+        c.put_object(Bucket="blobs", Key=k, Body=v)
+    assert stop_server(srv) == 0
+    files = sorted((p for p in (data / "blobs").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    assert len(files) == 6
+    files[0].unlink()                       # k0's data is gone
+    with open(files[1], "r+b") as f:        # k1's is short
+        f.truncate(100)
+    stderr = start_fails(tmp_path, data)
+    assert "1 data files that the metadata names are missing and 1 have the wrong size" in stderr, stderr[-2000:]
+    assert "blobs/k0" in stderr and "blobs/k1" in stderr and "write `accept`" in stderr
+    (data / "DAMAGED").write_text("accept\n")
+    srv = start_server(tmp_path, data_dir=data)
+    try:
+        c = srv.client()
+        for k, v in bodies.items():
+            if k in ("k0", "k1"):
+                with pytest.raises(ClientError) as e:
+                    c.get_object(Bucket="blobs", Key=k)
+                assert err(e.value) == ("InternalError", 500)
+            else:
+                assert c.get_object(Bucket="blobs", Key=k)["Body"].read() == v
+        assert "is damaged" in srv.log_path.read_text()
+    finally:
+        stop_server(srv)
+
+
 def test_a_data_directory_keyless_may_not_write_refuses_writes_with_503_serves_reads_and_recovers(
         tmp_path, monkeypatch):
     """The common mistake (a volume with the wrong owner, a folder made read-only): keyless runs
@@ -188,7 +225,7 @@ def test_a_damaged_metadata_database_is_refused_at_start_up_saying_why(tmp_path,
     assert (data / "DAMAGED").exists()
     # It stays refused: the marker says why, and what to do.
     stderr = start_fails(tmp_path, data)
-    assert "an earlier start found the metadata database damaged" in stderr and "DAMAGED" in stderr
+    assert "an earlier start found the store damaged" in stderr and "DAMAGED" in stderr
 
     # The cause goes away (the backup is restored): keyless serves again, every object intact.
     shutil.rmtree(data)

@@ -18,7 +18,7 @@ mod record;
 pub mod space;
 mod types;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -213,6 +213,8 @@ pub struct Recovery {
     pub temp_files_removed: usize,
     pub orphan_blobs_removed: usize,
     pub objects: usize,
+    /// Data files the metadata names that are missing or of the wrong size (why, in words).
+    pub damaged: Option<String>,
 }
 
 impl Store {
@@ -227,11 +229,14 @@ impl Store {
             std::fs::create_dir_all(layout.blobs_dir().join(format!("{shard:02x}")))?;
         }
         let damaged = dir.join(DAMAGED_MARK);
-        if let Ok(why) = std::fs::read_to_string(&damaged) {
+        let marker = std::fs::read_to_string(&damaged).ok();
+        // An operator who wrote `accept` into the marker chose to serve what is left.
+        let accepted = marker.as_deref().is_some_and(|m| m.trim() == "accept");
+        if let Some(why) = marker.filter(|_| !accepted) {
             return Err(StoreError::Damaged(format!(
-                "an earlier start found the metadata database damaged and refused to serve it: {} \
+                "an earlier start found the store damaged and refused to serve it: {} \
                  Restore the data directory from a backup; or, to serve what is left (some acknowledged \
-                 writes may be missing), delete \"{}\"",
+                 writes may be missing), write `accept` into \"{}\"",
                 why.trim(),
                 damaged.display()
             )));
@@ -279,12 +284,17 @@ impl Store {
                 )));
             }
         };
-        if let Some(why) = verdict {
+        if let Some(why) = verdict.filter(|why| {
+            if accepted {
+                tracing::error!(damage = %why, "serving a damaged metadata database: {DAMAGED_MARK} says accept");
+            }
+            !accepted
+        }) {
             let _ = std::fs::write(&damaged, format!("{why}\n"));
             return Err(StoreError::Damaged(format!(
                 "the metadata database \"{}\" is damaged: {why} keyless will not serve it. Restore the data \
                  directory from a backup; or, to serve what is left (some acknowledged writes may be \
-                 missing), delete \"{}\"",
+                 missing), write `accept` into \"{}\"",
                 dir.join("meta.redb").display(),
                 damaged.display()
             )));
@@ -316,6 +326,19 @@ impl Store {
             txn.commit().map_err(StoreError::db)?;
         }
         let recovery = recover(&db, &layout)?;
+        if let Some(why) = &recovery.damaged {
+            if accepted {
+                tracing::error!(damage = %why, "serving a damaged store: {DAMAGED_MARK} says accept");
+            } else {
+                let _ = std::fs::write(&damaged, format!("{why}\n"));
+                return Err(StoreError::Damaged(format!(
+                    "the store in \"{}\" is damaged: {why} keyless will not serve it. Restore the data \
+                     directory from a backup; or, to serve what is left, write `accept` into \"{}\"",
+                    dir.display(),
+                    damaged.display()
+                )));
+            }
+        }
         let db = Arc::new(db);
         let pins = Arc::new(Pins::default());
         let committer = Committer::start(db.clone(), layout.clone(), pins.clone());
@@ -578,6 +601,7 @@ impl Store {
     pub fn open_object(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
         // A commit may free the bytes between our metadata read and our pin; then the open
         // fails with NotFound and we read the metadata again, which now names the new version.
+        let mut missing_before = None;
         for _ in 0..8 {
             let rec = {
                 let txn = self.inner.db.begin_read().map_err(StoreError::db)?;
@@ -595,8 +619,27 @@ impl Store {
             };
             if let Some(first) = rec.segments.first() {
                 match std::fs::File::open(self.inner.layout.blob_path(first.blob)) {
-                    Ok(f) => pinned.first = Some(f),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Ok(f) => {
+                        // A data file shorter or longer than its record is damage, not an object.
+                        let len = f.metadata()?.len();
+                        if len != first.len {
+                            return Err(StoreError::Internal(format!(
+                                "the data of {bucket}/{key} is damaged: its file is {len} bytes, its record says {}",
+                                first.len
+                            )));
+                        }
+                        pinned.first = Some(f);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        // Missing twice for the same record: not a concurrent overwrite but damage.
+                        if missing_before == Some(first.blob) {
+                            return Err(StoreError::Internal(format!(
+                                "the data of {bucket}/{key} is damaged: its file is missing"
+                            )));
+                        }
+                        missing_before = Some(first.blob);
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -1149,7 +1192,8 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
         std::fs::remove_file(e?.path())?;
         rec.temp_files_removed += 1;
     }
-    let mut live: HashSet<BlobId> = HashSet::new();
+    // Every blob a record names, with the length it must have.
+    let mut live: HashMap<BlobId, u64> = HashMap::new();
     let txn = db.begin_read().map_err(StoreError::db)?;
     for e in txn
         .open_table(OBJECTS)
@@ -1159,7 +1203,7 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
     {
         let (_, v) = e.map_err(StoreError::db)?;
         let r: ObjectRecord = record::decode(v.value())?;
-        live.extend(r.segments.iter().map(|s| s.blob));
+        live.extend(r.segments.iter().map(|s| (s.blob, s.len)));
         rec.objects += 1;
     }
     for e in txn
@@ -1170,22 +1214,33 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
     {
         let (_, v) = e.map_err(StoreError::db)?;
         let r: PartRecord = record::decode(v.value())?;
-        live.insert(r.blob);
+        live.insert(r.blob, r.size);
     }
     let mut dirs = Vec::new();
+    let mut seen: HashSet<BlobId> = HashSet::with_capacity(live.len());
+    let mut wrong_size: Vec<BlobId> = Vec::new();
     for shard in std::fs::read_dir(layout.blobs_dir())? {
         let shard = shard?.path();
         let mut removed = false;
         for e in std::fs::read_dir(&shard)? {
-            let p = e?.path();
+            let e = e?;
+            let p = e.path();
             let id = p
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(|n| u128::from_str_radix(n, 16).ok());
-            if id.is_none_or(|id| !live.contains(&id)) {
-                std::fs::remove_file(&p)?;
-                rec.orphan_blobs_removed += 1;
-                removed = true;
+            match id.and_then(|id| live.get(&id).map(|len| (id, *len))) {
+                Some((id, len)) => {
+                    seen.insert(id);
+                    if e.metadata()?.len() != len {
+                        wrong_size.push(id);
+                    }
+                }
+                None => {
+                    std::fs::remove_file(&p)?;
+                    rec.orphan_blobs_removed += 1;
+                    removed = true;
+                }
             }
         }
         if removed {
@@ -1196,5 +1251,36 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
         blob::sync_dir(&d)?;
     }
     blob::sync_dir(&layout.tmp_dir())?;
+    let missing: Vec<BlobId> = live.keys().filter(|id| !seen.contains(id)).copied().collect();
+    if !missing.is_empty() || !wrong_size.is_empty() {
+        let damaged: HashSet<BlobId> = missing.iter().chain(&wrong_size).copied().collect();
+        let mut keys = Vec::new();
+        for e in txn
+            .open_table(OBJECTS)
+            .map_err(StoreError::db)?
+            .iter()
+            .map_err(StoreError::db)?
+        {
+            let (k, v) = e.map_err(StoreError::db)?;
+            let r: ObjectRecord = record::decode(v.value())?;
+            if r.segments.iter().any(|s| damaged.contains(&s.blob)) {
+                let (b, key) = k.value();
+                keys.push(format!("{b}/{key}"));
+                if keys.len() == 5 {
+                    break;
+                }
+            }
+        }
+        rec.damaged = Some(format!(
+            "{} data files that the metadata names are missing and {} have the wrong size (objects affected include: {}).",
+            missing.len(),
+            wrong_size.len(),
+            if keys.is_empty() {
+                "only multipart parts in progress".to_owned()
+            } else {
+                keys.join(", ")
+            }
+        ));
+    }
     Ok(rec)
 }

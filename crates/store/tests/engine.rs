@@ -620,7 +620,8 @@ async fn restart_sweeps_temp_files_and_orphans() {
         Recovery {
             temp_files_removed: 1,
             orphan_blobs_removed: 1,
-            objects: 1
+            objects: 1,
+            damaged: None,
         }
     );
     assert!(!orphan.exists());
