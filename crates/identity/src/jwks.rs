@@ -143,6 +143,11 @@ struct RawSet {
 impl KeySet {
     /// Parses a JWKS document (`{"keys": [...]}`).
     pub fn from_json(json: &str) -> Result<Self, JwksError> {
+        // serde also reads a struct from a JSON array (`[[...]]` would be a key set); a JWKS is an
+        // object, and anything else is the wrong document.
+        if !json.trim_start().starts_with('{') {
+            return Err(JwksError::NotJson("the document is not a JSON object".into()));
+        }
         let raw: RawSet = serde_json::from_str(json).map_err(|e| JwksError::NotJson(e.to_string()))?;
         let mut keys: Vec<Jwk> = Vec::new();
         for (index, fields) in raw.keys.iter().enumerate() {
@@ -374,6 +379,12 @@ mod tests {
             Err("two keys with kid \"a\""),
         );
         check("[]", Err("not valid JSON"));
+        // Fuzz finding (fuzz/corpus/jwks/regression-array-form): serde's array form of a struct.
+        check("[[]]", Err("not valid JSON"));
+        check(
+            &format!(r#" [[{{"kty":"RSA","n":"{n}","e":"{e}"}}]]"#),
+            Err("not valid JSON"),
+        );
         check("{}", Err("not valid JSON"));
         check(r#"{"keys":[]}"#, Ok(vec![]));
     }

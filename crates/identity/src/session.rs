@@ -30,7 +30,8 @@ use crate::{Random, b64};
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 1 + 4;
 const NONCE_LEN: usize = 12;
-/// Tokens longer than this are refused before decoding (a maximal one is about 3.5 KiB).
+/// Tokens longer than this are refused before decoding. Typical ones are 1–3 KiB; STS refuses to
+/// mint a longer one (`PackedPolicyTooLarge`: a web identity token with huge claims).
 pub const MAX_SESSION_TOKEN_LEN: usize = 8192;
 
 /// One server key: an id (named in every token it seals) and the keys derived from its secret.

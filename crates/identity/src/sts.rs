@@ -18,7 +18,7 @@ use crate::Random;
 use crate::policy::{Decision, Policy};
 use crate::role::{RoleArn, Roles};
 use crate::s3_actions::iso8601;
-use crate::session::{Credentials, Session, SessionClaims, SessionKeys, assumed_role_arn, mint};
+use crate::session::{Credentials, MAX_SESSION_TOKEN_LEN, Session, SessionClaims, SessionKeys, assumed_role_arn, mint};
 use crate::token::{Issuers, TokenError};
 
 /// The XML namespace of every STS response.
@@ -387,6 +387,23 @@ pub fn assume_role_with_web_identity(
         expires_at: now + i64::from(req.duration_seconds),
     };
     let credentials = mint(keys, &claims, rng);
+    // `session::open` refuses a token longer than this: never hand out credentials that cannot work.
+    // Only a token with huge claims (an issuer may sign long audience lists) gets here.
+    if credentials.session_token.len() > MAX_SESSION_TOKEN_LEN {
+        return Err(StsError::new(
+            StsErrorCode::PackedPolicyTooLarge,
+            format!(
+                "The session would need a {}-byte session token; at most {MAX_SESSION_TOKEN_LEN} are accepted. \
+                 Use a web identity token with fewer or shorter audiences, or a shorter session Policy.",
+                credentials.session_token.len()
+            ),
+        )
+        .with_log(format!(
+            "sealed claims too large: {} audiences, session policy {} bytes",
+            claims.audiences.len(),
+            claims.session_policy.as_ref().map_or(0, String::len)
+        )));
+    }
     Ok(AssumedRole {
         credentials,
         subject: token.subject,

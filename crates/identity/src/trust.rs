@@ -108,11 +108,15 @@ impl TrustPolicy {
 
     /// May this token assume a role of `account` under this policy?
     pub fn evaluate(&self, token: &VerifiedToken, account: &str) -> Decision {
-        let identity = WebIdentity::of_token(token);
+        self.evaluate_identity(&WebIdentity::of_token(token), account)
+    }
+
+    /// The same decision for a web identity's facts (a verified token's, or a fuzz target's).
+    pub fn evaluate_identity(&self, identity: &WebIdentity<'_>, account: &str) -> Decision {
         let context = identity.context(account);
         let principal = RequestPrincipal {
             kind: "Federated".into(),
-            id: provider_arn(account, &token.issuer),
+            id: provider_arn(account, identity.issuer),
         };
         evaluate(
             std::slice::from_ref(&self.policy),

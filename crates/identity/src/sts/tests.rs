@@ -427,12 +427,23 @@ fn refusals_table() {
         c
     };
     let other_role = form(&sign(&w, &good, "k1"), "").replace("role/litestream", "role/nope");
+    // Fuzz finding (fuzz/corpus/session/regression-oversized-claims): claims this large sealed into
+    // a session token longer than `session::open` accepts, so STS handed out dead credentials.
+    let many_audiences: Vec<String> = std::iter::once("sts.amazonaws.com".to_owned())
+        .chain((0..110).map(|i| format!("{i:03}{}", "a".repeat(57))))
+        .collect();
     let rows: Vec<(&str, String, StsErrorCode, &str)> = vec![
         (
             "expired",
             form(&sign(&w, &with(&|c| c["exp"] = json!(NOW - 600)), "k1"), ""),
             StsErrorCode::ExpiredTokenException,
             "Token expired",
+        ),
+        (
+            "claims too large to seal",
+            form(&sign(&w, &with(&|c| c["aud"] = json!(many_audiences)), "k1"), ""),
+            StsErrorCode::PackedPolicyTooLarge,
+            "at most 8192 are accepted",
         ),
         (
             "unknown kid",
