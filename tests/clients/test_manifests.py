@@ -212,11 +212,16 @@ def guide_manifests(name: str) -> list[dict]:
 
 
 def guide_configs(name: str) -> list[dict]:
+    """The keyless configs a guide shows: standalone YAML blocks, and the keyless.yaml of its ConfigMaps."""
     out = []
     for block in guide_blocks(name):
-        d = next(yaml.safe_load_all(block), None)
-        if isinstance(d, dict) and "kind" not in d and ("identity" in d or "data_dir" in d):
-            out.append(d)
+        for d in yaml.safe_load_all(block):
+            if isinstance(d, dict) and "kind" not in d and ("identity" in d or "data_dir" in d):
+                out.append(d)
+            elif isinstance(d, dict) and d.get("kind") == "ConfigMap":
+                for key, text in (d.get("data") or {}).items():
+                    if key == "keyless.yaml":
+                        out.append(yaml.safe_load(text))
     return out
 
 
@@ -601,7 +606,7 @@ def test_containerfile_structure():
 # ---------------------------------------------------------------------------------------------
 # the guides
 
-GUIDE_NAMES = ["outside-cluster.md", "in-cluster.md", "litestream.md", "multi-cluster.md"]
+GUIDE_NAMES = ["outside-cluster.md", "in-cluster.md", "litestream.md", "multi-cluster.md", "gateway.md"]
 
 
 def test_guides_exist_and_are_linked():

@@ -37,6 +37,10 @@ use clap::Parser as _;
 use crate::cli::{Cli, Command, TokenCommand};
 
 fn main() -> ExitCode {
+    // rustls with ring everywhere (TLS serving, the webhook's Kubernetes client, gateway
+    // upstreams). aws-sdk-s3's default features (through s3s-aws) also compile aws-lc-rs into
+    // rustls, and with two providers rustls will not pick one by itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
         Command::Version => {
