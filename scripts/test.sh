@@ -2,7 +2,7 @@
 # THE test command: installs the test dependencies, builds the whole
 # workspace, runs the Rust unit and integration tests, then the client
 # interoperability suite (tests/clients: the real keyless binary driven by
-# boto3, awscli v1, rclone, restic and s3cmd).
+# boto3, awscli v1, rclone, restic and s3cmd), with the fuzz targets run briefly in between.
 #
 # Exits non-zero if anything fails. The last line is a plain
 # "summary: N passed, M failed" over both runners.
@@ -26,6 +26,10 @@ cargo build --workspace --all-targets || { echo "test.sh: cargo build failed"; e
 step "cargo test --workspace"
 cargo test --workspace 2>&1 | tee "$LOGDIR/cargo-test.log"
 cargo_rc=${PIPESTATUS[0]}
+
+step "scripts/fuzz.sh 10 (every fuzz target for 10 s; nightly toolchain, fuzz/ workspace)"
+scripts/fuzz.sh 10 2>&1 | tee "$LOGDIR/fuzz.log"
+fuzz_rc=${PIPESTATUS[0]}
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
@@ -60,7 +64,9 @@ if [ "$pytest_rc" -ne 0 ] && [ "$py_bad" -eq 0 ]; then py_bad=1; fi
 echo
 echo "cargo test: $cargo_passed passed, $cargo_failed failed (exit $cargo_rc)"
 echo "pytest tests/clients: $py_passed passed, $py_bad failed, $py_skipped skipped (exit $pytest_rc)"
+echo "fuzz: exit $fuzz_rc ($(tail -n 1 "$LOGDIR/fuzz.log" 2>/dev/null))"
+fuzz_bad=$(( fuzz_rc != 0 ? 1 : 0 ))
 echo "total time: $(elapsed)"
-echo "summary: $(( cargo_passed + py_passed )) passed, $(( cargo_failed + py_bad )) failed"
+echo "summary: $(( cargo_passed + py_passed )) passed, $(( cargo_failed + py_bad + fuzz_bad )) failed"
 rm -rf "$LOGDIR"
-[ "$cargo_rc" -eq 0 ] && [ "$pytest_rc" -eq 0 ]
+[ "$cargo_rc" -eq 0 ] && [ "$pytest_rc" -eq 0 ] && [ "$fuzz_rc" -eq 0 ]
