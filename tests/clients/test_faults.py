@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from conftest import keyless_binary, start_server, stop_server
 
@@ -291,10 +291,12 @@ def test_an_io_error_under_a_write_fails_it_and_a_failed_commit_stops_keyless_fo
     with pytest.raises(ClientError) as e:
         c.put_object(Bucket="eio", Key="lost", Body=b"x" * 10_000)
     assert err(e.value)[1] == 500, err(e.value)
-    # A metadata-only write (a delete) reaches the commit, whose fsync fails: keyless stops.
-    with pytest.raises(ClientError) as e:
+    # A metadata-only write (a delete) reaches the commit, whose fsync fails: keyless stops. The
+    # client sees the refusal, or — if its SDK retries — a closed port: keyless is already gone.
+    with pytest.raises((ClientError, EndpointConnectionError)) as e:
         c.delete_object(Bucket="eio", Key="k0")
-    assert err(e.value)[1] in (500, 503), err(e.value)
+    if isinstance(e.value, ClientError):
+        assert err(e.value)[1] in (500, 503), err(e.value)
     code = srv.proc.wait(timeout=30)
     assert code == 1, code
     log = srv.log_path.read_text()
