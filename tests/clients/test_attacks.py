@@ -258,3 +258,97 @@ def test_path_attacks_never_leave_the_store(srv):
     TRIED.append(("path", "key over 1024 bytes", r.status == 400 and r.error_code() == "KeyTooLongError"))
     assert r.status == 400 and r.error_code() == "KeyTooLongError", (r.status, r.body)
     assert not failures, failures
+
+
+def test_mutated_requests_never_crash_the_server_or_get_a_5xx(srv, idp):
+    """Request parsing under random damage: valid requests (signed PUT with a body, ranged GET,
+    CompleteMultipartUpload and DeleteObjects XML, an STS form, a presigned URL) are mutated —
+    bytes flipped, inserted or cut, headers duplicated or truncated — and sent raw. Every answer
+    must be a well-formed HTTP response below 500 (or 501 for a method S3 does not have, or 503
+    when a limit sheds), or a closed connection; the server must stay up and serve afterwards."""
+    import socket as _socket
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    srv.client().put_object(Bucket="shared", Key="fuzz-target", Body=b"0123456789" * 100)
+
+    def raw(method, path, body=b"", headers=None) -> bytes:
+        req = AWSRequest(method=method, url=f"http://{srv.host}{path}", data=body, headers=headers or {})
+        S3SigV4Auth(Credentials(srv.access_key, srv.secret_key), "s3", srv.region).add_auth(req)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {srv.host}\r\n"
+        for k, v in req.headers.items():
+            head += f"{k}: {v}\r\n"
+        return (head + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+    delete_xml = b"<Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object></Delete>"
+    complete_xml = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"x\"</ETag></Part>" \
+                   b"</CompleteMultipartUpload>"
+    sts_form = urllib.parse.urlencode({"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+                                       "RoleArn": ROLE, "RoleSessionName": "m",
+                                       "WebIdentityToken": idp.token("a")}).encode()
+    presigned = srv.client().generate_presigned_url("get_object", Params={"Bucket": "shared", "Key": "fuzz-target"})
+    seeds = [
+        raw("PUT", "/shared/fuzz-put", b"hello world" * 50, {"Content-Type": "text/plain", "x-amz-meta-a": "b"}),
+        raw("GET", "/shared/fuzz-target", headers={"Range": "bytes=5-20", "If-None-Match": '"abc"'}),
+        raw("POST", "/shared?delete=", delete_xml, {"Content-MD5": base64.b64encode(
+            __import__("hashlib").md5(delete_xml).digest()).decode()}),
+        raw("POST", "/shared/k?uploadId=nope", complete_xml),
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(sts_form)}\r\nConnection: close\r\n\r\n".encode() + sts_form,
+        f"GET {presigned.split(str(srv.port), 1)[1]} HTTP/1.1\r\nHost: {srv.host}\r\nConnection: close\r\n\r\n".encode(),
+    ]
+    rng = __import__("random").Random(20261128)
+
+    def mutate(b: bytes) -> bytes:
+        b = bytearray(b)
+        for _ in range(rng.randint(1, 4)):
+            op = rng.randrange(5)
+            i = rng.randrange(len(b)) if b else 0
+            if op == 0 and b:
+                b[i] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            elif op == 2 and b:
+                del b[i:i + rng.randint(1, 16)]
+            elif op == 3:
+                lines = bytes(b).split(b"\r\n")
+                if len(lines) > 2:
+                    j = rng.randrange(1, len(lines) - 1)
+                    lines.insert(j, lines[j])
+                    b = bytearray(b"\r\n".join(lines))
+            else:
+                b = b[: rng.randrange(len(b) + 1)]
+        return bytes(b)
+
+    statuses: dict[int, int] = {}
+    bad = []
+    n = 1200
+    for k in range(n):
+        msg = mutate(seeds[k % len(seeds)])
+        s = _socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        try:
+            s.sendall(msg)
+            s.shutdown(_socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError, TimeoutError):
+            data = b""
+        finally:
+            s.close()
+        if not data:
+            statuses[0] = statuses.get(0, 0) + 1
+            continue
+        head = data.split(b"\r\n", 1)[0]
+        parts = head.split(b" ")
+        code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
+        statuses[code] = statuses.get(code, 0) + 1
+        if not head.startswith(b"HTTP/1.1 ") or code < 100 or (code >= 500 and code not in (501, 503)):
+            bad.append((k, head, msg[:200]))
+    TRIED.append(("parsing", f"{n} mutated requests", not bad))
+    print(f"\nmutated requests: {n}, answers by status: {dict(sorted(statuses.items()))} (0 = closed)")
+    assert srv.proc.poll() is None
+    assert srv.client().get_object(Bucket="shared", Key="fuzz-target")["Body"].read() == b"0123456789" * 100
+    assert not bad, bad[:5]

@@ -43,6 +43,8 @@ struct State {
     ended: AtomicBool,
     /// The body went quiet for the idle timeout: the connection is not worth keeping.
     idle: AtomicBool,
+    /// Reading the body failed (it ended before its declared length, or the connection broke).
+    broken: AtomicBool,
 }
 
 /// The request body as `s3s` reads it. It does not own the hyper body: dropping it leaves
@@ -86,6 +88,7 @@ pub(crate) fn share(body: Incoming, idle_timeout: Duration) -> (SharedBody, Left
         polled: AtomicBool::new(false),
         ended: AtomicBool::new(empty),
         idle: AtomicBool::new(false),
+        broken: AtomicBool::new(false),
     });
     let body = Arc::new(Mutex::new(Some(body)));
     (
@@ -124,8 +127,10 @@ impl hyper::body::Body for SharedBody {
             }
             Poll::Ready(r) => {
                 self.idle = None;
-                if r.is_none() {
-                    self.state.ended.store(true, Ordering::Release);
+                match &r {
+                    None => self.state.ended.store(true, Ordering::Release),
+                    Some(Err(_)) => self.state.broken.store(true, Ordering::Release),
+                    Some(Ok(_)) => {}
                 }
                 Poll::Ready(r.map(|f| f.map_err(Into::into)))
             }
@@ -148,6 +153,11 @@ impl hyper::body::Body for SharedBody {
 }
 
 impl Leftover {
+    /// Whether reading the body failed (ended early, or the connection broke).
+    pub(crate) fn broken(&self) -> bool {
+        self.state.broken.load(Ordering::Acquire)
+    }
+
     /// Disposes of the unread rest of the body. Returns whether the connection can carry
     /// another request; if not, the response must say `Connection: close`.
     pub(crate) async fn settle(self, expect_continue: bool) -> bool {

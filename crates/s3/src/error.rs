@@ -331,6 +331,34 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// The error document for a request body `s3s` failed to read before any handler ran: its bare
+/// `InternalError` (no `<Message>`: every InternalError of ours has one) becomes `IncompleteBody`
+/// when the body broke off, else `XAmzContentSHA256Mismatch` (the other body failure of that
+/// stage). `None` for any other document.
+pub(crate) fn body_failure(body: &[u8], broken: bool) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !text.contains("<Code>InternalError</Code>") || text.contains("<Message>") {
+        return None;
+    }
+    let (code, message) = if broken {
+        (
+            "IncompleteBody",
+            "The request body ended before the length it declared, or the connection broke; retry the request.",
+        )
+    } else {
+        (
+            "XAmzContentSHA256Mismatch",
+            "The request body does not hash to the x-amz-content-sha256 the request was signed with.",
+        )
+    };
+    Some(
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        )
+        .into_bytes(),
+    )
+}
+
 /// Adds a `<Message>` to an S3 XML error body that has none; `None` if it needs none.
 pub(crate) fn fill_missing_message(body: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(body).ok()?;
@@ -479,6 +507,20 @@ mod tests {
         for (e, code, status) in cases {
             check(e, code, status);
         }
+    }
+
+    #[test]
+    fn bare_internal_errors_of_body_reading_become_client_errors() {
+        let bare = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code></Error>";
+        let ours = b"<Error><Code>InternalError</Code><Message>We encountered an internal error</Message></Error>";
+        let code = |b: Option<Vec<u8>>| b.and_then(|b| code_of(&b));
+        assert_eq!(code(body_failure(bare, true)).as_deref(), Some("IncompleteBody"));
+        assert_eq!(
+            code(body_failure(bare, false)).as_deref(),
+            Some("XAmzContentSHA256Mismatch")
+        );
+        assert_eq!(body_failure(ours, true), None);
+        assert_eq!(body_failure(b"<Error><Code>NoSuchKey</Code></Error>", true), None);
     }
 
     #[test]

@@ -203,6 +203,7 @@ impl S3Front {
             )
             .await;
         // Over HTTP/2 an early answer only resets its stream; there is no connection to keep.
+        let body_broken = leftover.broken();
         let reusable = !http1 || leftover.settle(expect_continue).await;
         let mut error_code = None;
         let mut resp = match result {
@@ -222,6 +223,18 @@ impl S3Front {
                 let body = if parts.status == http::StatusCode::NOT_MODIFIED {
                     // A 304 has no body (RFC 9110 §15.4.5); s3s gives it the XML of the error.
                     full_body(Bytes::new())
+                } else if let Some(fixed) = (parts.status == http::StatusCode::INTERNAL_SERVER_ERROR)
+                    .then(|| body.bytes())
+                    .flatten()
+                    .and_then(|b| error::body_failure(&b, body_broken))
+                {
+                    // s3s reads the XML body of some operations before any handler runs, and
+                    // reports a body that ended early, or did not hash to its signed
+                    // x-amz-content-sha256, as a bare InternalError: the client's fault, a 400.
+                    parts.status = http::StatusCode::BAD_REQUEST;
+                    parts.headers.remove(http::header::CONTENT_LENGTH);
+                    error_code = error::code_of(&fixed);
+                    full_body(fixed)
                 } else if let Some(fixed) = (parts.status.is_client_error() || parts.status.is_server_error())
                     .then(|| body.bytes())
                     .flatten()
