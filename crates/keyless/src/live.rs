@@ -314,8 +314,8 @@ impl StatusSource for Live {
             } => (
                 json!({ "kind": "session", "arn": assumed_role_arn(role, session_name), "access_key": access_key, "role": role,
                         "session_name": session_name, "subject": subject, "issuer": issuer,
-                        "expires": time::OffsetDateTime::from_unix_timestamp(*expires_at).ok()
-                            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()) }),
+                        "expires": u64::try_from(*expires_at).ok()
+                            .map(|s| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(s))) }),
                 false,
             ),
             _ => (json!({ "kind": "anonymous" }), false),

@@ -98,21 +98,8 @@ impl S3Metrics {
     }
 }
 
-/// The size and free space of the filesystem holding `dir` (bytes), from statvfs.
-pub fn filesystem(dir: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a NUL-terminated string and `st` a valid, writable statvfs.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let frsize = st.f_frsize as u64;
-    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
-}
-
 /// Storage usage: what the store holds and the room left on its filesystem.
-pub fn render_storage(out: &mut String, usage: Option<keyless_store::Usage>, fs: Option<(u64, u64)>) {
+pub fn render_storage(out: &mut String, usage: Option<keyless_store::Usage>, fs: Option<keyless_store::space::Space>) {
     if let Some(u) = usage {
         for (name, help, v) in [
             ("keyless_store_buckets", "Buckets in the store.", u.buckets),
@@ -126,7 +113,12 @@ pub fn render_storage(out: &mut String, usage: Option<keyless_store::Usage>, fs:
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
     }
-    if let Some((size, avail)) = fs {
+    if let Some(keyless_store::space::Space {
+        total: size,
+        available: avail,
+        ..
+    }) = fs
+    {
         for (name, help, v) in [
             (
                 "keyless_data_filesystem_size_bytes",

@@ -71,10 +71,11 @@ impl App {
     async fn render_metrics(&self) -> String {
         let store = self.store.clone();
         let dir = self.data_dir.clone();
-        let (usage, fs) =
-            tokio::task::spawn_blocking(move || (store.and_then(|s| s.usage().ok()), metrics::filesystem(&dir)))
-                .await
-                .unwrap_or((None, None));
+        let (usage, fs) = tokio::task::spawn_blocking(move || {
+            (store.and_then(|s| s.usage().ok()), keyless_store::space::probe(&dir))
+        })
+        .await
+        .unwrap_or((None, None));
         let commits = self.store.as_ref().map_or((0, 0), Store::commit_stats);
         let mut out = self.metrics.render(commits);
         metrics::render_storage(&mut out, usage, fs);

@@ -261,29 +261,14 @@ const MAX_PRESIGNED_EXPIRES: u64 = 7 * 24 * 3600;
 /// signs every `x-amz-*` header by construction.) A presigned URL may come with an unsigned
 /// `x-amz-content-sha256`, which changes nothing: its payload is unsigned anyway.
 pub(crate) fn unsigned_amz_headers(headers: &HeaderMap, uri: &Uri, sig: &Signature) -> Vec<String> {
-    let signed: Option<String> = match sig {
-        Signature::HeaderV4 { .. } => headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|a| {
-                a.split(',')
-                    .map(str::trim)
-                    .find_map(|p| p.split_once("SignedHeaders=").map(|(_, l)| l.to_owned()))
-            }),
-        Signature::PresignedV4 { .. } => uri.query().and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "X-Amz-SignedHeaders")
-                .and_then(|(_, v)| percent::decode_form_component(v).ok())
-        }),
-        _ => return Vec::new(),
-    };
-    let signed = signed.unwrap_or_default().to_ascii_lowercase();
-    let signed: Vec<&str> = signed.split(';').map(str::trim).collect();
+    if !matches!(sig, Signature::HeaderV4 { .. } | Signature::PresignedV4 { .. }) {
+        return Vec::new();
+    }
+    let signed = crate::lenient::signed_headers(headers, uri);
     let mut missing: Vec<String> = headers
         .keys()
         .map(|k| k.as_str())
-        .filter(|k| k.starts_with("x-amz-") && !signed.contains(k))
+        .filter(|k| k.starts_with("x-amz-") && !signed.iter().any(|s| s == k))
         .filter(|k| !(matches!(sig, Signature::PresignedV4 { .. }) && *k == "x-amz-content-sha256"))
         .map(str::to_owned)
         .collect();

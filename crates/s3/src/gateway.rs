@@ -181,21 +181,9 @@ macro_rules! forward {
 
             async fn delete_objects(
                 &self,
-                mut req: S3Request<DeleteObjectsInput>,
+                req: S3Request<DeleteObjectsInput>,
             ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-                let denied = crate::policy::deny_deletes(&mut req);
-                if !denied.is_empty() && req.input.delete.objects.is_empty() {
-                    return Ok(S3Response::new(DeleteObjectsOutput {
-                        deleted: Some(Vec::new()),
-                        errors: Some(denied),
-                        ..Default::default()
-                    }));
-                }
-                let mut resp = self.proxy.delete_objects(req).await?;
-                if !denied.is_empty() {
-                    resp.output.errors.get_or_insert_with(Vec::new).extend(denied);
-                }
-                Ok(resp)
+                crate::policy::delete_allowed_keys(req, |req| self.proxy.delete_objects(req)).await
             }
 
             async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {

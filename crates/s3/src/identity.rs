@@ -226,10 +226,11 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn refused(reason: &str) {
+/// Records the access decision on the current request and its reason (for the audit).
+pub(crate) fn decide(allowed: bool, reason: &str) {
     audit(|a| {
         a.decision = Some(Decision {
-            allowed: false,
+            allowed,
             reason: reason.to_owned(),
         })
     });
@@ -241,7 +242,7 @@ pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<S
     let token = SCOPE.try_with(|s| s.session_token.clone()).ok().flatten();
     let Some(token) = token else {
         tracing::info!(access_key, reason = "no session token", "refused temporary credentials");
-        refused("temporary credentials without their session token");
+        decide(false, "temporary credentials without their session token");
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidAccessKeyId,
             "The access key is a temporary credential: send its session token too (x-amz-security-token, \
@@ -256,7 +257,7 @@ pub(crate) fn session_secret(keys: &SessionKeys, access_key: &str) -> S3Result<S
         }
         Err(e) => {
             tracing::info!(access_key, reason = %e, "refused temporary credentials");
-            refused(&format!("temporary credentials refused: {e}"));
+            decide(false, &format!("temporary credentials refused: {e}"));
             Err(match e {
                 SessionError::Expired { .. } => S3Error::with_message(
                     S3ErrorCode::ExpiredToken,

@@ -78,10 +78,7 @@ pub(crate) async fn relax(parts: &mut Parts, keys: &KeyRing) -> Vec<&'static str
     if bad.is_empty() {
         return bad;
     }
-    let signed: Vec<String> = match sigv4_header(&parts.headers) {
-        Some(auth) => auth.signed_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
-        None => presigned_signed_headers(&parts.uri),
-    };
+    let signed = signed_headers(&parts.headers, &parts.uri);
     let needs_resign = bad.iter().any(|b| signed.iter().any(|s| s == b));
     if needs_resign && !resign_without(parts, &bad, keys).await {
         return Vec::new();
@@ -98,6 +95,19 @@ pub(crate) async fn relax(parts: &mut Parts, keys: &KeyRing) -> Vec<&'static str
         parts.headers.remove(*name);
     }
     bad
+}
+
+/// The headers a SigV4 request signs, lower-case: those of its `Authorization` header, else those
+/// of its presigned URL (`X-Amz-SignedHeaders`); none for any other request.
+pub(crate) fn signed_headers(headers: &HeaderMap, uri: &http::Uri) -> Vec<String> {
+    match sigv4_header(headers) {
+        Some(auth) => auth
+            .signed_headers
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect(),
+        None => presigned_signed_headers(uri),
+    }
 }
 
 /// The headers a SigV4 presigned URL signs (`X-Amz-SignedHeaders`), lower-case.

@@ -21,12 +21,12 @@ use keyless_identity::role::Roles;
 use keyless_identity::s3_actions::{RequestFacts, S3Operation};
 use keyless_identity::session::{Session, is_temporary_access_key_id};
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::dto::DeleteObjectsInput;
+use s3s::dto::{DeleteObjectsInput, DeleteObjectsOutput};
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use crate::auth::Gate;
-use crate::identity::{self, ClientInfo, Decision, IdentityHandle};
+use crate::identity::{self, ClientInfo, IdentityHandle};
 
 /// The access check `s3s` runs for every S3 operation.
 pub(crate) struct Access {
@@ -99,7 +99,7 @@ impl S3Access for Access {
             }
         });
         if let Err(e) = self.gate.check(cx).await {
-            decide(false, e.message().unwrap_or("refused by the edge's checks"));
+            identity::decide(false, e.message().unwrap_or("refused by the edge's checks"));
             return Err(e);
         }
         let Some(access_key) = access_key else {
@@ -110,13 +110,13 @@ impl S3Access for Access {
         let id = self.identity.current();
         let (true, Some(id)) = (is_temporary_access_key_id(&access_key), id) else {
             tracing::debug!(op = op_name, access_key, "root credentials: allowed");
-            decide(true, "root credentials may do everything");
+            identity::decide(true, "root credentials may do everything");
             return Ok(());
         };
         let roles = id.roles.clone();
         let Some(session) = identity::current_session() else {
             // The key ring opened the session to verify the signature; without it, refuse.
-            decide(false, "no session was opened for the temporary credentials");
+            identity::decide(false, "no session was opened for the temporary credentials");
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidToken,
                 "The provided token is malformed or otherwise invalid.",
@@ -131,7 +131,7 @@ impl S3Access for Access {
                 facts: OwnedFacts { client, now },
             };
             cx.extensions_mut().insert(deferred);
-            decide(true, "DeleteObjects: each key is checked on its own (s3:DeleteObject)");
+            identity::decide(true, "DeleteObjects: each key is checked on its own (s3:DeleteObject)");
             return Ok(());
         }
         let uri = cx.uri().clone();
@@ -160,7 +160,7 @@ impl S3Access for Access {
             Ok(a) => a,
             Err(e) => {
                 tracing::info!(op = op_name, role = %session.role_arn, subject = %session.claims.subject, reason = %e, "S3 request denied");
-                decide(false, &e.to_string());
+                identity::decide(false, &e.to_string());
                 return Err(S3Error::with_message(
                     S3ErrorCode::AccessDenied,
                     format!("Access Denied: {e}; temporary credentials may not use it."),
@@ -176,7 +176,7 @@ impl S3Access for Access {
                     .map(|(c, d)| format!("{} on {}: {}", c.action, c.resource, d.reason))
                     .collect::<Vec<_>>()
                     .join("; ");
-                decide(true, &reason);
+                identity::decide(true, &reason);
                 Ok(())
             }
             Some((check, decision)) => {
@@ -192,7 +192,7 @@ impl S3Access for Access {
                     reason = %decision.reason,
                     "S3 request denied"
                 );
-                decide(
+                identity::decide(
                     false,
                     &format!("{} on {}: {}", check.action, check.resource, decision.reason),
                 );
@@ -200,16 +200,6 @@ impl S3Access for Access {
             }
         }
     }
-}
-
-/// Records the access decision of the current request (for the audit).
-fn decide(allowed: bool, reason: &str) {
-    identity::audit(|a| {
-        a.decision = Some(Decision {
-            allowed,
-            reason: reason.to_owned(),
-        })
-    });
 }
 
 /// For a DeleteObjects of a session: removes the keys the session may not delete from the input
@@ -262,7 +252,7 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
         }
     });
     if let Some(reason) = first_reason {
-        decide(
+        identity::decide(
             allowed_keys > 0,
             &format!(
                 "{} of {} keys denied, the first: {reason}",
@@ -272,6 +262,31 @@ pub(crate) fn deny_deletes(req: &mut S3Request<DeleteObjectsInput>) -> Vec<s3s::
         );
     }
     errors
+}
+
+/// DeleteObjects with the keys a session may not delete taken out first (each answered with an
+/// `AccessDenied` entry) and the rest handed to `delete` — the embedded store's or the gateway's.
+pub(crate) async fn delete_allowed_keys<F, Fut>(
+    mut req: S3Request<DeleteObjectsInput>,
+    delete: F,
+) -> S3Result<s3s::S3Response<DeleteObjectsOutput>>
+where
+    F: FnOnce(S3Request<DeleteObjectsInput>) -> Fut,
+    Fut: Future<Output = S3Result<s3s::S3Response<DeleteObjectsOutput>>>,
+{
+    let denied = deny_deletes(&mut req);
+    if !denied.is_empty() && req.input.delete.objects.is_empty() {
+        return Ok(s3s::S3Response::new(DeleteObjectsOutput {
+            deleted: Some(Vec::new()),
+            errors: Some(denied),
+            ..Default::default()
+        }));
+    }
+    let mut resp = delete(req).await?;
+    if !denied.is_empty() {
+        resp.output.errors.get_or_insert_with(Vec::new).extend(denied);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -116,24 +116,9 @@ impl S3 for Edge {
         run!(object::delete(self, req))
     }
 
-    async fn delete_objects(
-        &self,
-        mut req: S3Request<DeleteObjectsInput>,
-    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
         // A session's keys are authorised one by one; denied keys become AccessDenied entries.
-        let denied = crate::policy::deny_deletes(&mut req);
-        if !denied.is_empty() && req.input.delete.objects.is_empty() {
-            return Ok(S3Response::new(DeleteObjectsOutput {
-                deleted: Some(Vec::new()),
-                errors: Some(denied),
-                ..Default::default()
-            }));
-        }
-        let mut resp = run!(object::delete_many(self, req))?;
-        if !denied.is_empty() {
-            resp.output.errors.get_or_insert_with(Vec::new).extend(denied);
-        }
-        Ok(resp)
+        crate::policy::delete_allowed_keys(req, |req| async move { run!(object::delete_many(self, req)) }).await
     }
 
     // ---- tagging ----

@@ -15,7 +15,7 @@ use s3s::route::S3Route;
 use s3s::{Body, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::host::VirtualHosts;
-use crate::identity::{self, Decision, Principal};
+use crate::identity::{self, Principal};
 use crate::sts::StsRoute;
 
 /// What the status endpoint shows; implemented by the binary.
@@ -66,25 +66,18 @@ impl S3Route for Routes {
         }
         identity::set_operation("keyless:GetStatus");
         let Some(creds) = &req.credentials else {
-            identity::audit(|a| {
-                a.decision = Some(Decision {
-                    allowed: false,
-                    reason: "the status request was not signed".to_owned(),
-                })
-            });
+            identity::decide(false, "the status request was not signed");
             return Err(S3Error::with_message(
                 S3ErrorCode::AccessDenied,
                 "Access Denied: sign the status request (SigV4) with root or temporary credentials.",
             ));
         };
         let principal = identity::principal_of(&creds.access_key);
-        identity::audit(|a| {
-            a.principal = principal;
-            a.decision = Some(Decision {
-                allowed: true,
-                reason: "any signed caller may see the status (what it shows depends on who asks)".to_owned(),
-            });
-        });
+        identity::audit(|a| a.principal = principal);
+        identity::decide(
+            true,
+            "any signed caller may see the status (what it shows depends on who asks)",
+        );
         Ok(())
     }
 

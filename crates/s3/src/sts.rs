@@ -144,7 +144,7 @@ impl StsRoute {
         };
         let parsed = StsRequest::parse(&text).inspect_err(|e| {
             tracing::info!(code = e.code.as_str(), reason = %e.message, "STS request refused");
-            decide(false, &e.message);
+            identity::decide(false, &e.message);
         })?;
         crate::identity::set_operation(match parsed {
             StsRequest::AssumeRoleWithWebIdentity(_) => "sts:AssumeRoleWithWebIdentity",
@@ -161,7 +161,7 @@ impl StsRoute {
                 reason = "no identity configured",
                 "STS request refused"
             );
-            decide(false, "no identity: section is configured");
+            identity::decide(false, "no identity: section is configured");
             return Err(e);
         };
         match parsed {
@@ -250,7 +250,7 @@ impl StsRoute {
                             Some(detail) => format!("{} (detail: {detail})", e.message),
                             None => e.message.clone(),
                         };
-                        decide(false, &reason);
+                        identity::decide(false, &reason);
                         Err(e)
                     }
                 }
@@ -258,7 +258,7 @@ impl StsRoute {
             StsRequest::GetCallerIdentity => {
                 let Some(creds) = &req.credentials else {
                     tracing::info!(action = "GetCallerIdentity", reason = "unsigned", "STS request refused");
-                    decide(false, "GetCallerIdentity was not signed");
+                    identity::decide(false, "GetCallerIdentity was not signed");
                     return Err(sts_error(
                         StsErrorCode::AccessDenied,
                         "GetCallerIdentity must be signed (SigV4, service sts) with the credentials to identify",
@@ -278,7 +278,7 @@ impl StsRoute {
                 };
                 tracing::info!(action = "GetCallerIdentity", arn = %caller.arn, request_id = rid, "STS: caller identified");
                 identity::audit(|a| a.principal = identity::principal_of(&creds.access_key));
-                decide(true, "any signed caller may ask who it is");
+                identity::decide(true, "any signed caller may ask who it is");
                 Ok(xml_response(
                     StatusCode::OK,
                     render_get_caller_identity(&caller, rid),
@@ -287,16 +287,6 @@ impl StsRoute {
             }
         }
     }
-}
-
-/// Records the decision on the current STS request (for the audit).
-fn decide(allowed: bool, reason: &str) {
-    identity::audit(|a| {
-        a.decision = Some(Decision {
-            allowed,
-            reason: reason.to_owned(),
-        })
-    });
 }
 
 /// The STS code for an S3 error `s3s` raised on an STS call before the route ran.
