@@ -207,9 +207,10 @@ def _wait_healthz(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def start_server(root: Path, port: int | None = None, data_dir: Path | None = None,
-                 extra_args: tuple = ()) -> Server:
+                 extra_args: tuple = (), extra_env: dict | None = None) -> Server:
     """Start keyless with its data under `root` (or `data_dir`); wait until it
-    printed its listening line and answers /healthz with 200."""
+    printed its listening line and answers /healthz with 200. `extra_env` is set last (a None
+    value unsets the variable)."""
     binary = keyless_binary()
     if not binary.exists():
         pytest.fail(f"keyless binary not found at {binary}; run `cargo build -p keyless` "
@@ -224,7 +225,16 @@ def start_server(root: Path, port: int | None = None, data_dir: Path | None = No
     env.setdefault("RUST_LOG", "info")
     env.setdefault("RUST_BACKTRACE", "1")
     if upstream.gateway():
-        env.update(upstream.gateway_env())
+        # The suite's upstream, unless the test chose its own gateway settings.
+        for k, v in upstream.gateway_env().items():
+            env.setdefault(k, v)
+        if os.environ.get("KEYLESS_TEST_GATEWAY_SHARED_BUCKET"):
+            env.setdefault("KEYLESS_GATEWAY_SHARED_BUCKET", os.environ["KEYLESS_TEST_GATEWAY_SHARED_BUCKET"])
+    for k, v in (extra_env or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     log = open(log_path, "w", buffering=1)
     proc = subprocess.Popen(
         [str(binary), "serve", "--data-dir", str(data_dir),

@@ -31,15 +31,26 @@ from conftest import REGION, free_port, start_server, stop_server
 from test_web_identity import ACCOUNT, AUDIENCE, ISSUER, Issuer, assume, temp_client
 
 
+GATEWAY_VARS = ("KEYLESS_GATEWAY_ENDPOINT", "KEYLESS_GATEWAY_ACCESS_KEY", "KEYLESS_GATEWAY_SECRET_KEY",
+                "KEYLESS_GATEWAY_SHARED_BUCKET", "KEYLESS_GATEWAY_ROLE_ARN", "KEYLESS_GATEWAY_TOKEN_FILE",
+                "KEYLESS_GATEWAY_STS_ENDPOINT")
+
+
 def gateway_server(root, extra_env: dict | None = None, extra_args: tuple = (), port: int | None = None):
-    saved = dict(os.environ)
-    os.environ.update(upstream.gateway_env())
-    os.environ.update(extra_env or {})
-    try:
-        return start_server(root, extra_args=extra_args, port=port)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """A keyless in gateway mode in front of the suite's upstream, with exactly these gateway settings."""
+    env = {k: None for k in GATEWAY_VARS}
+    env.update(upstream.gateway_env())
+    env.update(extra_env or {})
+    return start_server(root, extra_args=extra_args, port=port, extra_env=env)
+
+
+def upstream_client():
+    """A client straight to the upstream, with the upstream's own keys (what keyless holds)."""
+    env = upstream.gateway_env()
+    return boto3.session.Session().client(
+        "s3", endpoint_url=env["KEYLESS_GATEWAY_ENDPOINT"], region_name=REGION,
+        aws_access_key_id=env["KEYLESS_GATEWAY_ACCESS_KEY"], aws_secret_access_key=env["KEYLESS_GATEWAY_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 
 
 def identity_yaml(idp: Issuer, key_file) -> str:
@@ -247,3 +258,157 @@ def test_replicas_share_sessions_and_a_killed_replica_loses_no_acknowledged_writ
     finally:
         stop_server(two)
         stop_server(one)
+
+
+def test_many_buckets_in_one_shared_upstream_bucket(tmp_path):
+    """gateway.shared_bucket: every keyless bucket under its own prefix of one upstream bucket,
+    which keyless creates when it is missing."""
+    shared = f"kl-shared-{os.urandom(4).hex()}"
+    srv = gateway_server(tmp_path, {"KEYLESS_GATEWAY_SHARED_BUCKET": shared})
+    up = upstream_client()
+    try:
+        c = srv.client()
+        assert c.list_buckets()["Buckets"] == []
+        for b in ("alpha", "beta"):
+            c.create_bucket(Bucket=b)
+        with pytest.raises(ClientError) as e:
+            c.create_bucket(Bucket="alpha")
+        assert e.value.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
+        listed = c.list_buckets()["Buckets"]
+        assert [b["Name"] for b in listed] == ["alpha", "beta"] and all("CreationDate" in b for b in listed)
+        # The same key in two buckets: two objects.
+        c.put_object(Bucket="alpha", Key="dir/a b+c.txt", Body=b"alpha's", Metadata={"m": "1"})
+        c.put_object(Bucket="alpha", Key="top.txt", Body=b"top")
+        c.put_object(Bucket="beta", Key="dir/a b+c.txt", Body=b"beta's")
+        assert c.get_object(Bucket="alpha", Key="dir/a b+c.txt")["Body"].read() == b"alpha's"
+        assert c.get_object(Bucket="beta", Key="dir/a b+c.txt")["Body"].read() == b"beta's"
+        assert c.head_object(Bucket="alpha", Key="dir/a b+c.txt")["Metadata"] == {"m": "1"}
+        # Listings name keyless's bucket and keys, with delimiters, prefixes, markers and pages.
+        v2 = c.list_objects_v2(Bucket="alpha", Delimiter="/")
+        assert v2["Name"] == "alpha" and v2.get("Prefix", "") == ""
+        assert [p["Prefix"] for p in v2["CommonPrefixes"]] == ["dir/"]
+        assert [o["Key"] for o in v2["Contents"]] == ["top.txt"]
+        assert [o["Key"] for o in c.list_objects_v2(Bucket="alpha", Prefix="dir/")["Contents"]] == ["dir/a b+c.txt"]
+        assert [o["Key"] for o in c.list_objects_v2(Bucket="alpha", StartAfter="dir/a b+c.txt")["Contents"]] == [
+            "top.txt"]
+        v1 = c.list_objects(Bucket="alpha", Marker="dir/a b+c.txt")
+        assert v1["Name"] == "alpha" and [o["Key"] for o in v1["Contents"]] == ["top.txt"]
+        keys = [f"page/{i:02d}" for i in range(7)]
+        for k in keys:
+            c.put_object(Bucket="beta", Key=k, Body=k.encode())
+        pages = c.get_paginator("list_objects_v2").paginate(Bucket="beta", Prefix="page/", PaginationConfig={
+            "PageSize": 3})
+        assert [o["Key"] for p in pages for o in p.get("Contents", [])] == keys
+        v1_pages = c.get_paginator("list_objects").paginate(Bucket="beta", Prefix="page/", PaginationConfig={
+            "PageSize": 3})
+        assert [o["Key"] for p in v1_pages for o in p.get("Contents", [])] == keys
+        # Copy across buckets, multipart, batch delete.
+        c.copy_object(Bucket="beta", Key="copied.txt", CopySource={"Bucket": "alpha", "Key": "top.txt"})
+        assert c.get_object(Bucket="beta", Key="copied.txt")["Body"].read() == b"top"
+        mp = c.create_multipart_upload(Bucket="beta", Key="big")
+        assert (mp["Bucket"], mp["Key"]) == ("beta", "big")
+        uploads = c.list_multipart_uploads(Bucket="beta")
+        assert uploads["Bucket"] == "beta" and [u["Key"] for u in uploads["Uploads"]] == ["big"]
+        part = os.urandom(5 * 1024 * 1024)
+        etag = c.upload_part(Bucket="beta", Key="big", UploadId=mp["UploadId"], PartNumber=1, Body=part)["ETag"]
+        copied = c.upload_part_copy(Bucket="beta", Key="big", UploadId=mp["UploadId"], PartNumber=2,
+                                    CopySource={"Bucket": "alpha", "Key": "top.txt"})["CopyPartResult"]["ETag"]
+        assert [p["PartNumber"] for p in c.list_parts(Bucket="beta", Key="big", UploadId=mp["UploadId"])["Parts"]] == [
+            1, 2]
+        done = c.complete_multipart_upload(Bucket="beta", Key="big", UploadId=mp["UploadId"], MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": copied}]})
+        assert (done["Bucket"], done["Key"]) == ("beta", "big") and shared not in done.get("Location", "")
+        assert c.get_object(Bucket="beta", Key="big")["Body"].read() == part + b"top"
+        out = c.delete_objects(Bucket="beta", Delete={"Objects": [{"Key": k} for k in keys]})
+        assert sorted(d["Key"] for d in out["Deleted"]) == keys
+        # Unknown buckets are unknown, whatever the operation.
+        for call in (lambda: c.get_object(Bucket="gamma", Key="k"),
+                     lambda: c.put_object(Bucket="gamma", Key="k", Body=b"x"),
+                     lambda: c.list_objects_v2(Bucket="gamma"),
+                     lambda: c.copy_object(Bucket="alpha", Key="k", CopySource={"Bucket": "gamma", "Key": "k"}),
+                     lambda: c.delete_bucket(Bucket="gamma")):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert e.value.response["Error"]["Code"] == "NoSuchBucket"
+        with pytest.raises(ClientError) as e:
+            c.head_bucket(Bucket="gamma")
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        # Upstream: one bucket, keyless's buckets as prefixes and markers.
+        assert shared in [b["Name"] for b in up.list_buckets()["Buckets"]]
+        assert "alpha" not in [b["Name"] for b in up.list_buckets()["Buckets"]]
+        upstream_keys = {o["Key"] for o in up.list_objects_v2(Bucket=shared)["Contents"]}
+        assert {"alpha/dir/a b+c.txt", "alpha/top.txt", "beta/dir/a b+c.txt", "beta/big",
+                ".keyless-buckets/alpha", ".keyless-buckets/beta"} <= upstream_keys
+        # Deleting a bucket needs it empty; then it is gone.
+        with pytest.raises(ClientError) as e:
+            c.delete_bucket(Bucket="alpha")
+        assert e.value.response["Error"]["Code"] == "BucketNotEmpty"
+        c.delete_objects(Bucket="alpha", Delete={"Objects": [{"Key": "dir/a b+c.txt"}, {"Key": "top.txt"}]})
+        c.delete_bucket(Bucket="alpha")
+        assert [b["Name"] for b in c.list_buckets()["Buckets"]] == ["beta"]
+        with pytest.raises(ClientError) as e:
+            c.head_bucket(Bucket="alpha")
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert c.get_object(Bucket="beta", Key="dir/a b+c.txt")["Body"].read() == b"beta's"
+    finally:
+        stop_server(srv)
+
+
+def test_keyless_reaches_the_upstream_with_its_own_web_identity(tmp_path, idp):
+    """gateway.web_identity: no upstream keys anywhere. keyless holds a ServiceAccount token (as
+    kubelet projects it) and exchanges it at the upstream's STS — here another keyless, with its
+    embedded store, that trusts the same issuer for the role `gateway`."""
+    storage_role = f"arn:aws:iam::{ACCOUNT}:role/gateway"
+    back_cfg = tmp_path / "back.yaml"
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    back_cfg.write_text(f"""
+identity:
+  account_id: "{ACCOUNT}"
+  issuers:
+    - issuer: {ISSUER}
+      jwks: '{json.dumps(idp.jwks())}'
+      audiences: [{AUDIENCE}]
+  roles:
+    - name: gateway
+      trust: {{issuer: {ISSUER}, audience: {AUDIENCE}, service_accounts: ["storage/keyless"]}}
+      policies: ['{json.dumps(everything)}']
+""")
+    back = start_server(tmp_path / "back", extra_args=("--config", str(back_cfg)),
+                        extra_env={k: None for k in GATEWAY_VARS})
+    token_file = tmp_path / "token"
+    token = idp.token("storage", "keyless")
+    token_file.write_text(token)
+    front_env = {k: None for k in GATEWAY_VARS}
+    front_env.update({"KEYLESS_GATEWAY_ENDPOINT": back.endpoint, "KEYLESS_GATEWAY_ROLE_ARN": storage_role,
+                      "KEYLESS_GATEWAY_TOKEN_FILE": str(token_file)})
+    front = start_server(tmp_path / "front", extra_env=front_env)
+    # A keyless whose token is for a ServiceAccount the role does not trust.
+    wrong_file = tmp_path / "wrong-token"
+    wrong_file.write_text(idp.token("apps", "intruder"))
+    wrong = start_server(tmp_path / "wrong", extra_env={**front_env, "KEYLESS_GATEWAY_TOKEN_FILE": str(wrong_file)})
+    try:
+        c = front.client()
+        c.create_bucket(Bucket="wi-bucket")
+        data = os.urandom(300_000)
+        c.put_object(Bucket="wi-bucket", Key="k", Body=data)
+        assert c.get_object(Bucket="wi-bucket", Key="k")["Body"].read() == data
+        # The object is in the upstream keyless, written by the session of role `gateway`.
+        assert back.client().get_object(Bucket="wi-bucket", Key="k")["Body"].read() == data
+        back_log = back.log_path.read_text()
+        assert "system:serviceaccount:storage:keyless" in back_log and "gateway" in back_log
+        # One STS exchange serves many requests (the credentials are cached until near expiry).
+        for i in range(5):
+            c.put_object(Bucket="wi-bucket", Key=f"more/{i}", Body=b"x")
+        front_log = front.log_path.read_text()
+        assert front_log.count("keyless assumed its upstream role with web identity") == 1, front_log[-3000:]
+        assert token not in front_log and token.split(".")[2] not in back_log
+        # Refused upstream: 503 with a message that says where to look, and the log says why.
+        with pytest.raises(ClientError) as e:
+            wrong.client().list_buckets()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503, (e.value.response, wrong.log_tail())
+        assert e.value.response["Error"]["Code"] == "ServiceUnavailable"
+        wrong_log = wrong.log_path.read_text()
+        assert "the upstream STS refused keyless's web identity" in wrong_log and "AccessDenied" in wrong_log
+    finally:
+        for s in (wrong, front, back):
+            stop_server(s)

@@ -39,7 +39,15 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
     let store = match &config.gateway {
         None => Some(open_store(&config).await?),
         Some(up) => {
-            tracing::info!(endpoint = %up.endpoint, region = %up.region, access_key = %up.access_key, path_style = up.path_style, "gateway mode: objects live in the upstream S3 service");
+            let credentials = match &up.auth {
+                keyless_s3::UpstreamAuth::Keys { access_key, .. } => format!("access key {access_key}"),
+                keyless_s3::UpstreamAuth::WebIdentity { role_arn, sts_endpoint, .. } => {
+                    format!("web identity as {role_arn} through {sts_endpoint}")
+                }
+            };
+            tracing::info!(endpoint = %up.endpoint, region = %up.region, credentials, path_style = up.path_style,
+                shared_bucket = up.shared_bucket.as_deref().unwrap_or("none (one to one)"),
+                "gateway mode: objects live in the upstream S3 service");
             None
         }
     };

@@ -42,7 +42,7 @@ use keyless_store::Store;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 
-pub use gateway::Upstream;
+pub use gateway::{Upstream, UpstreamAuth};
 pub use identity::{Audit, ClientInfo, Decision, Identity, IdentityHandle, Principal};
 pub use status::StatusSource;
 
@@ -126,8 +126,7 @@ impl S3Front {
         } else {
             opts.region.clone()
         };
-        let client = gateway::client(upstream)?;
-        let b = S3ServiceBuilder::new(gateway::Gateway::new(client, region.clone()));
+        let b = S3ServiceBuilder::new(gateway::Gateway::new(upstream, region.clone())?);
         Ok(Self::build(b, &opts, &region))
     }
 
@@ -196,6 +195,12 @@ impl S3Front {
             return resp;
         }
         let head = parts.method == http::Method::HEAD;
+        // Only a request with a body can have a body failure (see `error::body_failure`).
+        let has_body = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+            || parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
         let result = scope
             .run(
                 self.service
@@ -223,7 +228,7 @@ impl S3Front {
                 let body = if parts.status == http::StatusCode::NOT_MODIFIED {
                     // A 304 has no body (RFC 9110 §15.4.5); s3s gives it the XML of the error.
                     full_body(Bytes::new())
-                } else if let Some(fixed) = (parts.status == http::StatusCode::INTERNAL_SERVER_ERROR)
+                } else if let Some(fixed) = (has_body && parts.status == http::StatusCode::INTERNAL_SERVER_ERROR)
                     .then(|| body.bytes())
                     .flatten()
                     .and_then(|b| error::body_failure(&b, body_broken))

@@ -104,6 +104,19 @@ pub const GATEWAY_ACCESS_KEY: Field = field("gateway.access_key", Some("KEYLESS_
 pub const GATEWAY_SECRET_KEY: Field = field("gateway.secret_key", Some("KEYLESS_GATEWAY_SECRET_KEY"), None, None);
 pub const GATEWAY_CA_FILE: Field = field("gateway.ca_file", None, None, None);
 pub const GATEWAY_PATH_STYLE: Field = field("gateway.path_style", None, None, Some("true"));
+pub const GATEWAY_SHARED_BUCKET: Field =
+    field("gateway.shared_bucket", Some("KEYLESS_GATEWAY_SHARED_BUCKET"), None, None);
+pub const GATEWAY_ROLE_ARN: Field =
+    field("gateway.web_identity.role_arn", Some("KEYLESS_GATEWAY_ROLE_ARN"), None, None);
+pub const GATEWAY_TOKEN_FILE: Field =
+    field("gateway.web_identity.token_file", Some("KEYLESS_GATEWAY_TOKEN_FILE"), None, None);
+pub const GATEWAY_STS_ENDPOINT: Field = field(
+    "gateway.web_identity.sts_endpoint",
+    Some("KEYLESS_GATEWAY_STS_ENDPOINT"),
+    None,
+    Some("<gateway.endpoint>"),
+);
+pub const GATEWAY_SESSION_NAME: Field = field("gateway.web_identity.session_name", None, None, Some("keyless"));
 pub const IDENTITY_LEEWAY: Field = field("identity.leeway_secs", None, None, Some("60"));
 
 /// Every setting, in the order docs/configuration.md lists them; tests check that `--help` and
@@ -143,6 +156,11 @@ pub const FIELDS: &[Field] = &[
     GATEWAY_SECRET_KEY,
     GATEWAY_CA_FILE,
     GATEWAY_PATH_STYLE,
+    GATEWAY_SHARED_BUCKET,
+    GATEWAY_ROLE_ARN,
+    GATEWAY_TOKEN_FILE,
+    GATEWAY_STS_ENDPOINT,
+    GATEWAY_SESSION_NAME,
 ];
 
 /// Where a value came from; every error about a value says so.

@@ -1,0 +1,369 @@
+//! Gateway mode: the S3 operations keyless serves, forwarded to an upstream S3 service (Ceph RGW,
+//! SeaweedFS, Garage, a MinIO cluster, AWS S3) instead of the embedded store.
+//!
+//! Everything in front of the storage stays keyless's: signatures (root and temporary
+//! credentials), STS, the policy check, the edge's own checks and limits. Only an operation that
+//! was authenticated and allowed reaches [`Gateway`], which hands it to `s3s_aws::Proxy` — the
+//! s3s types converted to aws-sdk-s3 calls, bodies streamed both ways (never buffered whole), the
+//! upstream's answer (ETag, checksums, ranges, preconditions, listings, multipart state) converted
+//! back. Clients never see the upstream's credentials; the upstream never sees the client's.
+//!
+//! What is keyless's own here:
+//! - the set of operations: the same as the embedded engine's (an upstream's extras — ACLs,
+//!   versioning, lifecycle — are not exposed, so a policy means the same in both modes);
+//! - DeleteObjects: a session's keys are authorised one by one first (`policy::deny_deletes`);
+//! - GetBucketLocation answers keyless's region (the one clients sign for);
+//! - an upstream that cannot be reached (refused, reset, timed out) is answered
+//!   `503 ServiceUnavailable` — a connector turns the transport error into that response before
+//!   the SDK sees it (`upstream::Reachable`) — and so is any other failure to get an answer
+//!   (e.g. keyless's own upstream credentials cannot be had): never a wrong answer and never a
+//!   500 that looks like ours;
+//! - the Location of a completed upload is keyless's, not the upstream's URL.
+//!
+//! Buckets map one to one (keyless bucket `B` is upstream bucket `B`), or all live in one
+//! upstream bucket under per-bucket prefixes (`shared`).
+
+mod shared;
+mod upstream;
+
+pub use upstream::{Upstream, UpstreamAuth};
+
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use shared::Shared;
+
+/// A failure to get any answer from the upstream (keyless's upstream credentials cannot be had,
+/// timeouts, a connection broken after the request went out) becomes `503 ServiceUnavailable`; the upstream's
+/// own S3 errors pass through as they are.
+pub(crate) fn unavailable(e: S3Error) -> S3Error {
+    // An upstream's own error carries its code and message; without a message there was no
+    // answer to pass on (a 304 or 412 from the upstream has no message either, and is an answer).
+    if *e.code() != S3ErrorCode::InternalError
+        || e.message().is_some()
+        || e.status_code().is_some_and(|s| !s.is_server_error())
+    {
+        return e;
+    }
+    let cause = e.source().map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
+    tracing::warn!(error = cause.as_deref().unwrap_or("unknown"), "the upstream S3 request failed");
+    S3Error::with_message(
+        S3ErrorCode::ServiceUnavailable,
+        "keyless could not complete this request with the storage service behind it (its log says why); \
+         retry later.",
+    )
+}
+
+/// The S3 operations of gateway mode (see the module docs).
+pub(crate) struct Gateway {
+    proxy: s3s_aws::Proxy,
+    region: String,
+    shared: Option<Shared>,
+}
+
+impl Gateway {
+    pub(crate) fn new(up: &Upstream, region: String) -> Result<Self, String> {
+        let client = upstream::client(up)?;
+        Ok(Self {
+            proxy: s3s_aws::Proxy::from(client.clone()),
+            region,
+            shared: up.shared_bucket.clone().map(|b| Shared::new(b, client)),
+        })
+    }
+
+    fn location(&self) -> GetBucketLocationOutput {
+        let location = (self.region != "us-east-1").then(|| BucketLocationConstraint::from(self.region.clone()));
+        GetBucketLocationOutput {
+            location_constraint: location,
+        }
+    }
+}
+
+/// `aws-chunked` is how a request's body travelled to keyless, not what the object is: the stored
+/// Content-Encoding is the rest, as S3 keeps it.
+fn strip_aws_chunked(enc: &mut Option<String>) {
+    if let Some(e) = enc.take() {
+        let rest: Vec<&str> = e
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+            .collect();
+        *enc = (!rest.is_empty()).then(|| rest.join(", "));
+    }
+}
+
+/// Implements [`S3`] for [`Gateway`]: `object:` operations address one object (`bucket` + `key`)
+/// and return no names, so only their input is mapped; the others are written out below.
+macro_rules! gateway {
+    ($($op:ident: $input:ident => $output:ident;)*) => {
+        #[async_trait::async_trait]
+        impl S3 for Gateway {
+            $(
+                async fn $op(&self, mut req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    if let Some(sh) = &self.shared {
+                        sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                    }
+                    self.proxy.$op(req).await.map_err(unavailable)
+                }
+            )*
+
+            async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+                strip_aws_chunked(&mut req.input.content_encoding);
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                self.proxy.put_object(req).await.map_err(unavailable)
+            }
+
+            async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                // Some upstreams (SeaweedFS) answer a HEAD with a Range as if it had none; S3
+                // describes the range, as its GET would. Ask for the whole and describe the range.
+                let Some(range) = req.input.range.take() else {
+                    return self.proxy.head_object(req).await.map_err(unavailable);
+                };
+                let mut resp = self.proxy.head_object(req).await.map_err(unavailable)?;
+                let size = resp.output.content_length.unwrap_or(0).max(0) as u64;
+                let r = range.check(size).map_err(|_| {
+                    S3Error::with_message(
+                        S3ErrorCode::InvalidRange,
+                        format!("The requested range is not satisfiable: the object is {size} bytes long."),
+                    )
+                })?;
+                resp.output.content_length = Some((r.end - r.start) as i64);
+                resp.output.content_range = Some(format!("bytes {}-{}/{size}", r.start, r.end - 1));
+                Ok(resp)
+            }
+
+            async fn copy_object(&self, mut req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+                if let Some(sh) = &self.shared {
+                    sh.enter_source(&mut req.input.copy_source).await?;
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                self.proxy.copy_object(req).await.map_err(unavailable)
+            }
+
+            async fn upload_part_copy(
+                &self,
+                mut req: S3Request<UploadPartCopyInput>,
+            ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+                if let Some(sh) = &self.shared {
+                    sh.enter_source(&mut req.input.copy_source).await?;
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                self.proxy.upload_part_copy(req).await.map_err(unavailable)
+            }
+
+            async fn create_multipart_upload(
+                &self,
+                mut req: S3Request<CreateMultipartUploadInput>,
+            ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                let mut resp = self.proxy.create_multipart_upload(req).await.map_err(unavailable)?;
+                resp.output.bucket = Some(bucket);
+                resp.output.key = Some(key);
+                Ok(resp)
+            }
+
+            async fn complete_multipart_upload(
+                &self,
+                mut req: S3Request<CompleteMultipartUploadInput>,
+            ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                let mut resp = self.proxy.complete_multipart_upload(req).await.map_err(unavailable)?;
+                resp.output.location = Some(format!("/{bucket}/{}", crate::percent::encode_key(&key)));
+                resp.output.bucket = Some(bucket);
+                resp.output.key = Some(key);
+                Ok(resp)
+            }
+
+            async fn list_parts(&self, mut req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+                let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                let mut resp = self.proxy.list_parts(req).await.map_err(unavailable)?;
+                resp.output.bucket = Some(bucket);
+                resp.output.key = Some(key);
+                Ok(resp)
+            }
+
+            async fn delete_objects(
+                &self,
+                req: S3Request<DeleteObjectsInput>,
+            ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+                // The policy decides on keyless's keys; only the allowed ones are mapped and sent.
+                crate::policy::delete_allowed_keys(req, |mut req| async move {
+                    let Some(sh) = &self.shared else {
+                        return self.proxy.delete_objects(req).await.map_err(unavailable);
+                    };
+                    let bucket = req.input.bucket.clone();
+                    sh.require(&bucket).await?;
+                    req.input.bucket = sh.bucket.clone();
+                    for o in &mut req.input.delete.objects {
+                        o.key = Shared::key(&bucket, &o.key);
+                    }
+                    let mut resp = self.proxy.delete_objects(req).await.map_err(unavailable)?;
+                    for d in resp.output.deleted.iter_mut().flatten() {
+                        Shared::strip_key(&bucket, &mut d.key);
+                    }
+                    for e in resp.output.errors.iter_mut().flatten() {
+                        Shared::strip_key(&bucket, &mut e.key);
+                    }
+                    Ok(resp)
+                })
+                .await
+            }
+
+            async fn list_objects(
+                &self,
+                mut req: S3Request<ListObjectsInput>,
+            ) -> S3Result<S3Response<ListObjectsOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.list_objects(req).await.map_err(unavailable);
+                };
+                let i = &mut req.input;
+                let (bucket, prefix, marker) = (i.bucket.clone(), i.prefix.clone(), i.marker.clone());
+                sh.require(&bucket).await?;
+                i.bucket = sh.bucket.clone();
+                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
+                i.marker = i.marker.take().map(|m| Shared::key(&bucket, &m));
+                let mut resp = self.proxy.list_objects(req).await.map_err(unavailable)?;
+                let o = &mut resp.output;
+                o.name = Some(bucket.clone());
+                o.prefix = prefix;
+                o.marker = marker;
+                Shared::strip_key(&bucket, &mut o.next_marker);
+                Shared::strip_contents(&bucket, &mut o.contents);
+                Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
+                Ok(resp)
+            }
+
+            async fn list_objects_v2(
+                &self,
+                mut req: S3Request<ListObjectsV2Input>,
+            ) -> S3Result<S3Response<ListObjectsV2Output>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.list_objects_v2(req).await.map_err(unavailable);
+                };
+                let i = &mut req.input;
+                let (bucket, prefix, start_after) = (i.bucket.clone(), i.prefix.clone(), i.start_after.clone());
+                sh.require(&bucket).await?;
+                i.bucket = sh.bucket.clone();
+                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
+                i.start_after = i.start_after.take().map(|s| Shared::key(&bucket, &s));
+                let mut resp = self.proxy.list_objects_v2(req).await.map_err(unavailable)?;
+                let o = &mut resp.output;
+                o.name = Some(bucket.clone());
+                o.prefix = prefix;
+                o.start_after = start_after;
+                Shared::strip_contents(&bucket, &mut o.contents);
+                Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
+                Ok(resp)
+            }
+
+            async fn list_multipart_uploads(
+                &self,
+                mut req: S3Request<ListMultipartUploadsInput>,
+            ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.list_multipart_uploads(req).await.map_err(unavailable);
+                };
+                let i = &mut req.input;
+                let (bucket, prefix, key_marker) = (i.bucket.clone(), i.prefix.clone(), i.key_marker.clone());
+                sh.require(&bucket).await?;
+                i.bucket = sh.bucket.clone();
+                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
+                i.key_marker = i.key_marker.take().map(|m| Shared::key(&bucket, &m));
+                let mut resp = self.proxy.list_multipart_uploads(req).await.map_err(unavailable)?;
+                let o = &mut resp.output;
+                o.bucket = Some(bucket.clone());
+                o.prefix = prefix;
+                o.key_marker = key_marker;
+                Shared::strip_key(&bucket, &mut o.next_key_marker);
+                Shared::strip_uploads(&bucket, &mut o.uploads);
+                Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
+                Ok(resp)
+            }
+
+            async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+                match &self.shared {
+                    None => self.proxy.list_buckets(req).await.map_err(unavailable),
+                    Some(sh) => Ok(S3Response::new(sh.list_buckets(&req.input).await?)),
+                }
+            }
+
+            async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.create_bucket(req).await.map_err(unavailable);
+                };
+                sh.create_bucket(&req.input.bucket).await?;
+                Ok(S3Response::new(CreateBucketOutput {
+                    location: Some(format!("/{}", req.input.bucket)),
+                }))
+            }
+
+            async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.delete_bucket(req).await.map_err(unavailable);
+                };
+                sh.delete_bucket(&req.input.bucket).await?;
+                Ok(S3Response::new(DeleteBucketOutput::default()))
+            }
+
+            async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.head_bucket(req).await.map_err(unavailable);
+                };
+                sh.require(&req.input.bucket).await?;
+                Ok(S3Response::new(HeadBucketOutput::default()))
+            }
+
+            async fn get_bucket_versioning(
+                &self,
+                req: S3Request<GetBucketVersioningInput>,
+            ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+                let Some(sh) = &self.shared else {
+                    return self.proxy.get_bucket_versioning(req).await.map_err(unavailable);
+                };
+                sh.require(&req.input.bucket).await?;
+                Ok(S3Response::new(GetBucketVersioningOutput::default()))
+            }
+
+            async fn get_bucket_location(
+                &self,
+                req: S3Request<GetBucketLocationInput>,
+            ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+                if let Some(sh) = &self.shared {
+                    sh.require(&req.input.bucket).await?;
+                } else {
+                    let head = req.map_input(|i| HeadBucketInput {
+                        bucket: i.bucket,
+                        expected_bucket_owner: i.expected_bucket_owner,
+                    });
+                    self.proxy.head_bucket(head).await.map_err(unavailable)?;
+                }
+                Ok(S3Response::new(self.location()))
+            }
+        }
+    };
+}
+
+gateway! {
+    get_object: GetObjectInput => GetObjectOutput;
+    delete_object: DeleteObjectInput => DeleteObjectOutput;
+    get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
+    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
+    delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
+    upload_part: UploadPartInput => UploadPartOutput;
+    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
+}
+
