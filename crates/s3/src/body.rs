@@ -29,7 +29,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Why a request body stream failed, as far as the edge can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFailure {
+pub(crate) enum BodyFailure {
     /// An aws-chunked chunk (or trailer) signature did not verify.
     ChunkSignature,
     /// A single-chunk body did not hash to its signed `x-amz-content-sha256`.
@@ -41,7 +41,7 @@ enum BodyFailure {
 }
 
 /// `s3s` reports body failures with private error types; their messages are all we can see.
-fn classify(e: &StdError) -> BodyFailure {
+pub(crate) fn classify(e: &StdError) -> BodyFailure {
     let text = e.to_string();
     if text.contains("SignatureMismatch") {
         BodyFailure::ChunkSignature

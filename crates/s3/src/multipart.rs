@@ -32,7 +32,7 @@ use crate::{meta, percent, range, tagging};
 /// Part numbers run from 1 to this (S3's limit).
 pub(crate) const MAX_PART_NUMBER: i32 = 10_000;
 
-fn part_number(n: i32) -> ApiResult<u32> {
+pub(crate) fn part_number(n: i32) -> ApiResult<u32> {
     if !(1..=MAX_PART_NUMBER).contains(&n) {
         return Err(ApiError::invalid_argument(format!(
             "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive; got {n}."

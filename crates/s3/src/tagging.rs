@@ -65,7 +65,7 @@ pub(crate) fn from_header(header: Option<&str>) -> ApiResult<Tags> {
     Ok(tags)
 }
 
-fn from_tag_set(set: &TagSet) -> ApiResult<Tags> {
+pub(crate) fn from_tag_set(set: &TagSet) -> ApiResult<Tags> {
     let tags: Tags = set
         .iter()
         .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))

@@ -28,7 +28,7 @@ use futures::Stream;
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 pub use blob::StagedBlob;
-pub use digest::{ChecksumAlgorithm, Checksums, Digests};
+pub use digest::{ChecksumAlgorithm, Checksums, Digests, Hasher};
 pub use error::{StoreError, StoreResult};
 pub use types::*;
 

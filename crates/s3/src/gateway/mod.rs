@@ -25,13 +25,14 @@
 
 mod shared;
 mod upstream;
+mod verify;
 
 pub use upstream::{Upstream, UpstreamAuth};
 
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use shared::Shared;
+use shared::{Known, Shared};
 
 /// A failure to get any answer from the upstream (keyless's upstream credentials cannot be had,
 /// timeouts, a connection broken after the request went out) becomes `503 ServiceUnavailable`; the upstream's
@@ -57,8 +58,12 @@ pub(crate) fn unavailable(e: S3Error) -> S3Error {
 /// The S3 operations of gateway mode (see the module docs).
 pub(crate) struct Gateway {
     proxy: s3s_aws::Proxy,
+    /// For the calls keyless makes itself (bucket emptiness, the shared bucket's markers).
+    sdk: aws_sdk_s3::Client,
     region: String,
     shared: Option<Shared>,
+    /// One to one: upstream buckets recently seen to exist.
+    known: Known,
 }
 
 impl Gateway {
@@ -66,9 +71,33 @@ impl Gateway {
         let client = upstream::client(up)?;
         Ok(Self {
             proxy: s3s_aws::Proxy::from(client.clone()),
+            shared: up.shared_bucket.clone().map(|b| Shared::new(b, client.clone())),
+            sdk: client,
             region,
-            shared: up.shared_bucket.clone().map(|b| Shared::new(b, client)),
+            known: Known::default(),
         })
+    }
+
+    /// Where a write goes: `NoSuchBucket` unless the bucket exists (some upstreams create a
+    /// missing bucket on a PUT; S3 does not), then mapped into the shared bucket if there is one.
+    async fn enter_write(&self, bucket: &mut String, key: &mut String) -> S3Result<()> {
+        if let Some(sh) = &self.shared {
+            return sh.enter(bucket, key).await;
+        }
+        if self.known.fresh(bucket) {
+            return Ok(());
+        }
+        match self.sdk.head_bucket().bucket(bucket.as_str()).send().await {
+            Ok(_) => {
+                self.known.seen(bucket);
+                Ok(())
+            }
+            Err(e) if shared::not_found(&e) => Err(S3Error::with_message(
+                S3ErrorCode::NoSuchBucket,
+                "The specified bucket does not exist.",
+            )),
+            Err(e) => Err(shared::sdk_error(e)),
+        }
     }
 
     fn location(&self) -> GetBucketLocationOutput {
@@ -92,6 +121,18 @@ fn strip_aws_chunked(enc: &mut Option<String>) {
     }
 }
 
+/// S3's page limits, applied before the upstream is asked (not every upstream caps a page at
+/// 1000, and a negative size is the client's error).
+fn page(n: &mut Option<i32>, name: &str) -> S3Result<()> {
+    *n = Some(crate::list::page_size(*n, name)? as i32);
+    Ok(())
+}
+
+fn tags_header(h: Option<&str>) -> S3Result<()> {
+    crate::tagging::from_header(h)?;
+    Ok(())
+}
+
 /// Implements [`S3`] for [`Gateway`]: `object:` operations address one object (`bucket` + `key`)
 /// and return no names, so only their input is mapped; the others are written out below.
 macro_rules! gateway {
@@ -109,10 +150,33 @@ macro_rules! gateway {
 
             async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
                 strip_aws_chunked(&mut req.input.content_encoding);
+                tags_header(req.input.tagging.as_deref())?;
+                self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
+                let (body, verdict) = verify::verified(
+                    req.input.body.take(),
+                    &req.headers,
+                    req.trailing_headers.take(),
+                    req.input.content_length,
+                )
+                .await?;
+                req.input.body = body;
+                verdict.judge(self.proxy.put_object(req).await.map_err(unavailable))
+            }
+
+            async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+                crate::multipart::part_number(req.input.part_number)?;
                 if let Some(sh) = &self.shared {
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
                 }
-                self.proxy.put_object(req).await.map_err(unavailable)
+                let (body, verdict) = verify::verified(
+                    req.input.body.take(),
+                    &req.headers,
+                    req.trailing_headers.take(),
+                    req.input.content_length,
+                )
+                .await?;
+                req.input.body = body;
+                verdict.judge(self.proxy.upload_part(req).await.map_err(unavailable))
             }
 
             async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
@@ -138,10 +202,11 @@ macro_rules! gateway {
             }
 
             async fn copy_object(&self, mut req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+                tags_header(req.input.tagging.as_deref())?;
                 if let Some(sh) = &self.shared {
                     sh.enter_source(&mut req.input.copy_source).await?;
-                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
                 }
+                self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
                 self.proxy.copy_object(req).await.map_err(unavailable)
             }
 
@@ -149,6 +214,7 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<UploadPartCopyInput>,
             ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+                crate::multipart::part_number(req.input.part_number)?;
                 if let Some(sh) = &self.shared {
                     sh.enter_source(&mut req.input.copy_source).await?;
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
@@ -160,10 +226,9 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<CreateMultipartUploadInput>,
             ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+                tags_header(req.input.tagging.as_deref())?;
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-                if let Some(sh) = &self.shared {
-                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
-                }
+                self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
                 let mut resp = self.proxy.create_multipart_upload(req).await.map_err(unavailable)?;
                 resp.output.bucket = Some(bucket);
                 resp.output.key = Some(key);
@@ -186,6 +251,7 @@ macro_rules! gateway {
             }
 
             async fn list_parts(&self, mut req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+                page(&mut req.input.max_parts, "max-parts")?;
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 if let Some(sh) = &self.shared {
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
@@ -227,6 +293,7 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<ListObjectsInput>,
             ) -> S3Result<S3Response<ListObjectsOutput>> {
+                page(&mut req.input.max_keys, "max-keys")?;
                 let Some(sh) = &self.shared else {
                     return self.proxy.list_objects(req).await.map_err(unavailable);
                 };
@@ -251,6 +318,7 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<ListObjectsV2Input>,
             ) -> S3Result<S3Response<ListObjectsV2Output>> {
+                page(&mut req.input.max_keys, "max-keys")?;
                 let Some(sh) = &self.shared else {
                     return self.proxy.list_objects_v2(req).await.map_err(unavailable);
                 };
@@ -274,6 +342,7 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<ListMultipartUploadsInput>,
             ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+                page(&mut req.input.max_uploads, "max-uploads")?;
                 let Some(sh) = &self.shared else {
                     return self.proxy.list_multipart_uploads(req).await.map_err(unavailable);
                 };
@@ -292,6 +361,92 @@ macro_rules! gateway {
                 Shared::strip_uploads(&bucket, &mut o.uploads);
                 Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
                 Ok(resp)
+            }
+
+            async fn list_object_versions(
+                &self,
+                req: S3Request<ListObjectVersionsInput>,
+            ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+                // Buckets are never versioned through keyless: every object is its one version,
+                // "null", as the embedded store answers.
+                let i = &req.input;
+                if i.key_marker.as_deref().is_none_or(str::is_empty)
+                    && i.version_id_marker.as_deref().is_some_and(|v| !v.is_empty())
+                {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        "A version-id-marker cannot be given without a key-marker.",
+                    ));
+                }
+                let version_id_marker = i.version_id_marker.clone();
+                let key_marker = i.key_marker.clone();
+                let list = req.map_input(|i| ListObjectsInput {
+                    bucket: i.bucket,
+                    delimiter: i.delimiter,
+                    encoding_type: i.encoding_type,
+                    expected_bucket_owner: i.expected_bucket_owner,
+                    marker: i.key_marker.filter(|m| !m.is_empty()),
+                    max_keys: i.max_keys,
+                    optional_object_attributes: None,
+                    prefix: i.prefix,
+                    request_payer: i.request_payer,
+                });
+                let resp = S3::list_objects(self, list).await?;
+                let o = resp.output;
+                let truncated = o.is_truncated.unwrap_or(false);
+                let next_key = if truncated {
+                    o.next_marker.clone().or_else(|| {
+                        // ListObjects names no NextMarker without a delimiter: the last key is it.
+                        o.contents.as_ref().and_then(|c| c.last()).and_then(|x| x.key.clone())
+                    })
+                } else {
+                    None
+                };
+                let versions = o
+                    .contents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|x| ObjectVersion {
+                        checksum_algorithm: x.checksum_algorithm,
+                        checksum_type: x.checksum_type,
+                        e_tag: x.e_tag,
+                        is_latest: Some(true),
+                        key: x.key,
+                        last_modified: x.last_modified,
+                        owner: x.owner,
+                        restore_status: None,
+                        size: x.size,
+                        storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                        version_id: Some(crate::list::NULL_VERSION.to_owned()),
+                    })
+                    .collect();
+                Ok(S3Response::new(ListObjectVersionsOutput {
+                    common_prefixes: o.common_prefixes,
+                    delete_markers: None,
+                    delimiter: o.delimiter,
+                    encoding_type: o.encoding_type,
+                    is_truncated: Some(truncated),
+                    key_marker: Some(key_marker.unwrap_or_default()),
+                    max_keys: o.max_keys,
+                    name: o.name,
+                    next_version_id_marker: next_key.as_ref().map(|_| crate::list::NULL_VERSION.to_owned()),
+                    next_key_marker: next_key,
+                    prefix: o.prefix,
+                    version_id_marker: version_id_marker,
+                    versions: Some(versions),
+                    request_charged: None,
+                }))
+            }
+
+            async fn put_object_tagging(
+                &self,
+                mut req: S3Request<PutObjectTaggingInput>,
+            ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+                crate::tagging::from_tag_set(&req.input.tagging.tag_set)?;
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                self.proxy.put_object_tagging(req).await.map_err(unavailable)
             }
 
             async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
@@ -313,6 +468,10 @@ macro_rules! gateway {
 
             async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
                 let Some(sh) = &self.shared else {
+                    // Not every upstream refuses to delete a bucket that still holds objects
+                    // (SeaweedFS deletes them); S3 refuses, and so does keyless.
+                    shared::ensure_empty(&self.sdk, &req.input.bucket, "").await?;
+                    self.known.forget(&req.input.bucket);
                     return self.proxy.delete_bucket(req).await.map_err(unavailable);
                 };
                 sh.delete_bucket(&req.input.bucket).await?;
@@ -349,7 +508,14 @@ macro_rules! gateway {
                         bucket: i.bucket,
                         expected_bucket_owner: i.expected_bucket_owner,
                     });
-                    self.proxy.head_bucket(head).await.map_err(unavailable)?;
+                    self.proxy.head_bucket(head).await.map_err(|e| {
+                        // A HEAD's 404 has no body to name the code; this answer has one.
+                        if e.status_code() == Some(http::StatusCode::NOT_FOUND) {
+                            S3Error::with_message(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist.")
+                        } else {
+                            unavailable(e)
+                        }
+                    })?;
                 }
                 Ok(S3Response::new(self.location()))
             }
@@ -361,9 +527,7 @@ gateway! {
     get_object: GetObjectInput => GetObjectOutput;
     delete_object: DeleteObjectInput => DeleteObjectOutput;
     get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
-    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
     delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
-    upload_part: UploadPartInput => UploadPartOutput;
     abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
 }
 

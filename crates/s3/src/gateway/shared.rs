@@ -28,11 +28,34 @@ const MARKERS: &str = ".keyless-buckets/";
 /// How long a replica trusts that a bucket it has seen still exists.
 pub(crate) const KNOWN_FOR: Duration = Duration::from_secs(5);
 
+/// The buckets a replica has recently seen exist (for [`KNOWN_FOR`]); only real buckets get in,
+/// so its size is bounded by theirs.
+#[derive(Default)]
+pub(crate) struct Known(Mutex<HashMap<String, Instant>>);
+
+impl Known {
+    pub(crate) fn fresh(&self, bucket: &str) -> bool {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .get(bucket)
+            .is_some_and(|seen| seen.elapsed() < KNOWN_FOR)
+    }
+
+    pub(crate) fn seen(&self, bucket: &str) {
+        self.0.lock().expect("not poisoned").insert(bucket.to_owned(), Instant::now());
+    }
+
+    pub(crate) fn forget(&self, bucket: &str) {
+        self.0.lock().expect("not poisoned").remove(bucket);
+    }
+}
+
 pub(crate) struct Shared {
     /// The upstream bucket holding every keyless bucket.
     pub(crate) bucket: String,
     sdk: aws_sdk_s3::Client,
-    known: Mutex<HashMap<String, Instant>>,
+    known: Known,
 }
 
 /// An upstream error from a call keyless makes itself, as the S3 error the client gets.
@@ -64,7 +87,7 @@ pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Syn
     }
 }
 
-fn not_found<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool {
+pub(crate) fn not_found<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool {
     matches!(e, SdkError::ServiceError(se) if se.raw().status().as_u16() == 404)
 }
 
@@ -73,7 +96,7 @@ impl Shared {
         Self {
             bucket,
             sdk,
-            known: Mutex::new(HashMap::new()),
+            known: Known::default(),
         }
     }
 
@@ -102,21 +125,16 @@ impl Shared {
 
     /// Whether keyless bucket `bucket` exists (its marker is there).
     pub(crate) async fn exists(&self, bucket: &str) -> S3Result<bool> {
-        if let Some(seen) = self.known.lock().expect("not poisoned").get(bucket)
-            && seen.elapsed() < KNOWN_FOR
-        {
+        if self.known.fresh(bucket) {
             return Ok(true);
         }
         match self.sdk.head_object().bucket(&self.bucket).key(Self::marker(bucket)).send().await {
             Ok(_) => {
-                self.known
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(bucket.to_owned(), Instant::now());
+                self.known.seen(bucket);
                 Ok(true)
             }
             Err(e) if not_found(&e) => {
-                self.known.lock().expect("not poisoned").remove(bucket);
+                self.known.forget(bucket);
                 Ok(false)
             }
             Err(e) => Err(sdk_error(e)),
@@ -260,10 +278,7 @@ impl Shared {
                 .await;
             match put {
                 Ok(_) => {
-                    self.known
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(bucket.to_owned(), Instant::now());
+                    self.known.seen(bucket);
                     return Ok(());
                 }
                 Err(e) if attempt == 0 && e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") => {
@@ -290,28 +305,8 @@ impl Shared {
     /// Deletes keyless bucket `bucket` if it holds no object and no multipart upload.
     pub(crate) async fn delete_bucket(&self, bucket: &str) -> S3Result<()> {
         self.require(bucket).await?;
-        let objects = self
-            .sdk
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(Self::key(bucket, ""))
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let uploads = self
-            .sdk
-            .list_multipart_uploads()
-            .bucket(&self.bucket)
-            .prefix(Self::key(bucket, ""))
-            .max_uploads(1)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        if !objects.contents().is_empty() || !uploads.uploads().is_empty() {
-            return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty."));
-        }
-        self.known.lock().expect("not poisoned").remove(bucket);
+        ensure_empty(&self.sdk, &self.bucket, &Self::key(bucket, "")).await?;
+        self.known.forget(bucket);
         self.sdk
             .delete_object()
             .bucket(&self.bucket)
@@ -321,6 +316,37 @@ impl Shared {
             .map_err(sdk_error)?;
         Ok(())
     }
+}
+
+/// `BucketNotEmpty` unless upstream bucket `bucket` holds no object and no multipart upload
+/// under `prefix`, as S3 (and the embedded store) decide a DeleteBucket.
+pub(crate) async fn ensure_empty(sdk: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> S3Result<()> {
+    let objects = sdk
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    if !objects.contents().is_empty() {
+        return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty."));
+    }
+    let uploads = sdk
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_uploads(1)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    if !uploads.uploads().is_empty() {
+        return Err(s3_error!(
+            BucketNotEmpty,
+            "The bucket you tried to delete has multipart uploads in progress; abort them first."
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
