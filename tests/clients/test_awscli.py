@@ -5,6 +5,7 @@ compared byte for byte."""
 
 import hashlib
 import json
+import os
 import re
 import time
 import urllib.error
@@ -86,6 +87,11 @@ def test_s3_high_level_commands(aws, s3, bucket_name, tmp_path):
 def test_s3_sync_round_trip(aws, s3, bucket, tmp_path):
     src = tmp_path / "src"
     want = make_odd_tree(src)
+    # sync compares the file's mtime with LastModified, which S3 (and SeaweedFS) give in whole
+    # seconds: a file written in the second of its upload would look newer than its copy.
+    past = time.time() - 5
+    for f in src.rglob("*"):
+        os.utime(f, (past, past))
     url = f"s3://{bucket}/tree"
     aws("s3", "sync", str(src), url)
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])

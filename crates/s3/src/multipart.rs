@@ -229,7 +229,7 @@ fn claimed_part_checksums(p: &CompletedPart) -> Checksums {
 }
 
 /// The parts listed in a CompleteMultipartUpload body, as the store takes them.
-fn listed_parts(parts: &[CompletedPart]) -> ApiResult<Vec<CompletePart>> {
+pub(crate) fn listed_parts(parts: &[CompletedPart]) -> ApiResult<Vec<CompletePart>> {
     if parts.is_empty() {
         return Err(ApiError::MalformedXml(
             "CompleteMultipartUpload must list at least one part.".into(),

@@ -17,8 +17,8 @@ pub(crate) struct Edge {
 }
 
 /// The canonical user id S3 reports as the owner of everything; there is one owner here.
-const OWNER_ID: &str = "6b65796c6573732d726f6f742d6f776e65722d30303030303030303030303030";
-const OWNER_NAME: &str = "keyless";
+pub(crate) const OWNER_ID: &str = "6b65796c6573732d726f6f742d6f776e65722d30303030303030303030303030";
+pub(crate) const OWNER_NAME: &str = "keyless";
 
 impl Edge {
     pub(crate) fn owner(&self) -> Owner {

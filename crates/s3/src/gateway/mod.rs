@@ -239,6 +239,14 @@ macro_rules! gateway {
                 &self,
                 mut req: S3Request<CompleteMultipartUploadInput>,
             ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+                // The part list's own rules first, as the embedded store checks them.
+                crate::multipart::listed_parts(
+                    req.input
+                        .multipart_upload
+                        .as_ref()
+                        .and_then(|m| m.parts.as_deref())
+                        .unwrap_or_default(),
+                )?;
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 if let Some(sh) = &self.shared {
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
@@ -457,6 +465,8 @@ macro_rules! gateway {
             }
 
             async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+                // keyless's naming rules, whatever the upstream's (and the shared bucket has none).
+                keyless_store::validate_bucket_name(&req.input.bucket).map_err(crate::error::ApiError::from)?;
                 let Some(sh) = &self.shared else {
                     return self.proxy.create_bucket(req).await.map_err(unavailable);
                 };

@@ -254,7 +254,10 @@ impl Shared {
         Ok(ListBucketsOutput {
             buckets: Some(buckets),
             continuation_token,
-            owner: None,
+            owner: Some(Owner {
+                id: Some(crate::service::OWNER_ID.to_owned()),
+                display_name: Some(crate::service::OWNER_NAME.to_owned()),
+            }),
             prefix: input.prefix.clone(),
         })
     }
