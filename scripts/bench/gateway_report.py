@@ -65,6 +65,13 @@ def main() -> int:
               f"{fmt(lat(paths['direct'], 'p50_ms'), 2)} → {fmt(lat(paths['gateway'], 'p50_ms'), 2)} | "
               f"{fmt(lat(paths['direct'], 'p99_ms'), 2)} → {fmt(lat(paths['gateway'], 'p99_ms'), 2)} |")
     print(f"\nErrors in all phases: {errors}.")
+    mem = [json.loads(f.read_text()).get("memory") for f in sorted(run.glob("large-gateway-*.json"))]
+    mem = [m for m in mem if m]
+    if mem:
+        idle = min(m["idle_rss_kib"] for m in mem) / 1024
+        peak = max(m["peak_rss_kib"] for m in mem) / 1024
+        print(f"keyless's memory while large objects streamed through it: {idle:.1f} MiB RSS idle, "
+              f"{peak:.1f} MiB at its peak (+{peak - idle:.1f} MiB; the bodies are never buffered whole).")
     return 0
 
 
