@@ -251,7 +251,28 @@ macro_rules! gateway {
                 if let Some(sh) = &self.shared {
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
                 }
-                let mut resp = self.proxy.complete_multipart_upload(req).await.map_err(unavailable)?;
+                let (up_bucket, up_key) = (req.input.bucket.clone(), req.input.key.clone());
+                let mut resp = match self.proxy.complete_multipart_upload(req).await {
+                    Ok(resp) => resp,
+                    // The upstream completed the upload but sent an ETag that cannot be read (Ceph
+                    // RGW 16.2 sends an empty one): the object is there, so read its ETag back
+                    // rather than report a failure the client would retry into NoSuchUpload.
+                    Err(e) if e.source().is_some_and(|s| s.is::<ParseETagError>()) => {
+                        let head = self
+                            .sdk
+                            .head_object()
+                            .bucket(&up_bucket)
+                            .key(&up_key)
+                            .send()
+                            .await
+                            .map_err(shared::sdk_error)?;
+                        S3Response::new(CompleteMultipartUploadOutput {
+                            e_tag: head.e_tag().and_then(|t| ETag::parse_http_header(t.as_bytes()).ok()),
+                            ..Default::default()
+                        })
+                    }
+                    Err(e) => return Err(unavailable(e)),
+                };
                 resp.output.location = Some(format!("/{bucket}/{}", crate::percent::encode_key(&key)));
                 resp.output.bucket = Some(bucket);
                 resp.output.key = Some(key);
