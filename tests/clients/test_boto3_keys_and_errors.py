@@ -12,6 +12,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+import upstream
 from conftest import client_error, payload, raw_request
 
 KEY_1024 = "é" * 512  # 1024 bytes of UTF-8
@@ -290,12 +291,16 @@ EXPECTED_STATUS = {
 @pytest.mark.parametrize("code", sorted(EXPECTED_STATUS))
 def test_error_response_is_well_formed(server, s3, victim, code):
     import xml.etree.ElementTree as ET
+    if code == "BucketAlreadyOwnedByYou":
+        upstream.skip_if_differs("create-own-bucket-again")
     bucket, _ = victim
     resp = _error_cases(server, bucket)[code]()
     assert resp.status == EXPECTED_STATUS[code], resp.body
     assert "xml" in resp.headers.get("content-type", ""), resp.headers
     root = ET.fromstring(resp.body)
     assert root.tag == "Error"
+    if code == "NoSuchUpload" and upstream.differs("no-such-upload"):
+        code = "NoSuchKey"
     assert root.findtext("Code") == code
     message = (root.findtext("Message") or "").strip()
     assert message, f"{code}: the error carries no <Message>: {resp.body!r}"

