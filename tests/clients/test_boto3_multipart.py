@@ -138,7 +138,6 @@ def test_complete_with_wrong_part_etag(s3, bucket):
 
 
 def test_complete_out_of_order(s3, bucket):
-    upstream.skip_if_differs("parts-out-of-order")
     parts = [payload(5 * MiB, 31), payload(5 * MiB, 32), payload(10, 33)]
     uid, done = upload(s3, bucket, "k", parts)
     with pytest.raises(ClientError) as e:
@@ -169,7 +168,8 @@ def test_subset_of_parts_and_replaced_part(s3, bucket):
     new2 = payload(5 * MiB, 54)
     etag2 = s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=new2)["ETag"]
     listed = s3.list_parts(Bucket=bucket, Key="k", UploadId=uid)["Parts"]
-    assert [p["ETag"] for p in listed] == [done[0]["ETag"], etag2, done[2]["ETag"]]
+    if not upstream.differs("replaced-part"):
+        assert [p["ETag"] for p in listed] == [done[0]["ETag"], etag2, done[2]["ETag"]]
     # complete with parts 1 and 3 only (numbers need not be contiguous)
     resp = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=uid, MultipartUpload={
         "Parts": [done[0], done[2]]})
@@ -277,10 +277,11 @@ def test_upload_part_copy(s3, bucket):
     c1 = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=1,
                              CopySource={"Bucket": bucket, "Key": "source obj+ü"},
                              CopySourceRange=f"bytes=0-{5 * MiB - 1}")
-    assert c1["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(source[:5 * MiB]).hexdigest()
+    exact_etags = not upstream.differs("part-copy-etag")
+    assert c1["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(source[:5 * MiB]).hexdigest() or not exact_etags
     c2 = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=2,
                              CopySource={"Bucket": bucket, "Key": "source obj+ü"})
-    assert c2["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(source).hexdigest()
+    assert c2["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(source).hexdigest() or not exact_etags
     p3 = s3.upload_part(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=3, Body=tail)
     listed = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=uid)["Parts"]
     assert [p["Size"] for p in listed] == [5 * MiB, 7 * MiB, len(tail)]
@@ -333,12 +334,15 @@ def test_list_multipart_uploads(s3, bucket):
     got = [(u["Key"], u["UploadId"]) for u in resp["Uploads"]]
     assert sorted(k for k, _ in got) == ["x/1", "x/2", "y/1", "z", "z"]
     assert {u for k, u in got if k == "z"} == {ids["z"], second}
-    assert [k for k, _ in got] == sorted(k for k, _ in got)
+    if not upstream.differs("list-uploads-order"):
+        assert [k for k, _ in got] == sorted(k for k, _ in got)
     for u in resp["Uploads"]:
         assert u["Initiated"] is not None
 
+    ordered = not upstream.differs("list-uploads-order")
     resp = s3.list_multipart_uploads(Bucket=bucket, Prefix="x/")
-    assert [u["Key"] for u in resp["Uploads"]] == ["x/1", "x/2"]
+    keys = [u["Key"] for u in resp["Uploads"]]
+    assert (keys if ordered else sorted(keys)) == ["x/1", "x/2"]
 
     resp = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/")
     if not upstream.differs("list-uploads-delimiter"):
@@ -347,10 +351,11 @@ def test_list_multipart_uploads(s3, bucket):
 
     resp = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=2)
     assert resp["IsTruncated"] is True
-    assert [u["Key"] for u in resp["Uploads"]] == ["x/1", "x/2"]
-    rest = s3.list_multipart_uploads(Bucket=bucket, KeyMarker=resp["NextKeyMarker"],
-                                     UploadIdMarker=resp.get("NextUploadIdMarker", ""))
-    assert [u["Key"] for u in rest["Uploads"]] == ["y/1", "z", "z"]
+    if ordered:  # key-marker paging presumes the key order
+        assert [u["Key"] for u in resp["Uploads"]] == ["x/1", "x/2"]
+        rest = s3.list_multipart_uploads(Bucket=bucket, KeyMarker=resp["NextKeyMarker"],
+                                         UploadIdMarker=resp.get("NextUploadIdMarker", ""))
+        assert [u["Key"] for u in rest["Uploads"]] == ["y/1", "z", "z"]
 
     for key, uid in list(ids.items()) + [("z", second)]:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)
@@ -388,9 +393,11 @@ def test_full_object_checksum_is_stored_and_returned(s3, bucket, algorithm):
         done.append({"PartNumber": n, "ETag": r["ETag"],
                      f"Checksum{algorithm}": r[f"Checksum{algorithm}"]})
     listed = s3.list_parts(Bucket=bucket, Key="full", UploadId=uid)
-    assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == (algorithm, "FULL_OBJECT")
+    if not upstream.differs("multipart-listing-checksums"):
+        assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == (algorithm, "FULL_OBJECT")
     u = s3.list_multipart_uploads(Bucket=bucket)["Uploads"][0]
-    assert (u["ChecksumAlgorithm"], u["ChecksumType"]) == (algorithm, "FULL_OBJECT")
+    if not upstream.differs("multipart-listing-checksums"):
+        assert (u["ChecksumAlgorithm"], u["ChecksumType"]) == (algorithm, "FULL_OBJECT")
 
     want = _checksum_b64(algorithm, whole)
     out = s3.complete_multipart_upload(Bucket=bucket, Key="full", UploadId=uid,
@@ -414,7 +421,8 @@ def test_composite_checksum_type_is_reported(s3, bucket):
                            ChecksumAlgorithm="SHA256")
         done.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]})
     listed = s3.list_parts(Bucket=bucket, Key="comp", UploadId=uid)
-    assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == ("SHA256", "COMPOSITE")
+    if not upstream.differs("multipart-listing-checksums"):
+        assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == ("SHA256", "COMPOSITE")
     out = s3.complete_multipart_upload(Bucket=bucket, Key="comp", UploadId=uid,
                                        MultipartUpload={"Parts": done})
     assert out["ChecksumSHA256"].endswith("-2") and out["ChecksumType"] == "COMPOSITE"
@@ -422,6 +430,8 @@ def test_composite_checksum_type_is_reported(s3, bucket):
     assert (head["ChecksumSHA256"], head["ChecksumType"]) == (out["ChecksumSHA256"], "COMPOSITE")
     # a partNumber read returns that part's checksum, and only with ChecksumMode=ENABLED
     for n, data in enumerate(parts, start=1):
+        if upstream.differs("part-read-checksums"):
+            break
         want = base64.b64encode(hashlib.sha256(data).digest()).decode()
         head = s3.head_object(Bucket=bucket, Key="comp", PartNumber=n, ChecksumMode="ENABLED")
         assert head["ChecksumSHA256"] == want, n

@@ -80,8 +80,6 @@ DIFFERENCES: dict[str, dict[str, str]] = {
         "conditional-writes":
             "RGW 16.2: PUT If-Match answers 412 even when the ETag matches; DELETE If-Match, the <ETag> of "
             "DeleteObjects and x-amz-copy-source-if-* are ignored",
-        "parts-out-of-order":
-            "RGW 16.2 completes an upload whose parts are listed out of order (no 400 InvalidPartOrder)",
         "parts-subset": "RGW 16.2 refuses to complete with a non-contiguous subset of the parts (400 InvalidPart)",
         "part-number-reads":
             "RGW 16.2 ignores partNumber on GetObject/HeadObject: 200 and the whole object, no PartsCount",
@@ -90,6 +88,33 @@ DIFFERENCES: dict[str, dict[str, str]] = {
         "continuation-token": "RGW 16.2 accepts any continuation-token (no 400 InvalidArgument)",
         "url-encoded-slash":
             "RGW 16.2 encodes '/' as %2F in keys under encoding-type=url (clients decode either form)",
+    },
+    # Found with KEYLESS_TEST_BACKEND=gateway against SeaweedFS 4.48 (`weed mini`), and each one
+    # checked with boto3 straight against SeaweedFS.
+    "seaweedfs": {
+        "continuation-token": "SeaweedFS 4.48 accepts any continuation-token (no 400 InvalidArgument)",
+        "put-if-match-missing":
+            "SeaweedFS 4.48 answers a PUT with If-Match on a missing key 412 PreconditionFailed, not 404 NoSuchKey",
+        "part-read-checksums": "SeaweedFS 4.48 returns no part checksum on a partNumber read",
+        "multipart-listing-checksums":
+            "SeaweedFS 4.48 names no ChecksumAlgorithm / ChecksumType in ListParts and ListMultipartUploads",
+        "list-uploads-order": "SeaweedFS 4.48 lists multipart uploads out of key order",
+        "list-uploads-delimiter":
+            "SeaweedFS 4.48 ignores delimiter in ListMultipartUploads: no CommonPrefixes, no NextKeyMarker",
+        "part-copy-etag":
+            "SeaweedFS 4.48 answers UploadPartCopy with a multipart-style ETag ('...-N'), not the MD5 of the "
+            "copied bytes",
+        "replaced-part": "SeaweedFS 4.48 lists a re-uploaded part number twice in ListParts (both uploads)",
+        "expires-not-a-date":
+            "SeaweedFS 4.48 refuses an Expires header that is not a date (400 MalformedDate); S3 keeps it "
+            "verbatim (keyless forwards it as it came)",
+        "dot-segments":
+            "SeaweedFS 4.48 keeps keys as filer paths: it refuses '.' and '..' segments (400 InvalidRequest) "
+            "and merges '//'",
+        "directory-keys":
+            "SeaweedFS 4.48 keeps keys as filer paths: a key ending in '/' is a directory (its body is "
+            "dropped, Size 0), and a key that is also another's directory ('a' and 'a/b') breaks "
+            "delimiter paging and StartAfter naming a directory",
     },
 }
 

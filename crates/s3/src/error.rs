@@ -302,7 +302,7 @@ fn xml_headers() -> HeaderMap {
 
 /// The message for an error `s3s` raised itself (path parsing, signature checks, XML
 /// decoding), which it sends without one; S3 always says what went wrong.
-fn default_message(code: &str) -> String {
+pub(crate) fn default_message(code: &str) -> String {
     match code {
         "InvalidBucketName" => "The specified bucket name is not valid: bucket names are 3 to 63 lowercase letters, digits, dots and \
                                 hyphens, beginning and ending with a letter or digit."

@@ -44,7 +44,7 @@ pub(crate) fn unavailable(e: S3Error) -> S3Error {
         || e.message().is_some()
         || e.status_code().is_some_and(|s| !s.is_server_error())
     {
-        return e;
+        return with_message(e);
     }
     let cause = e.source().map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
     tracing::warn!(error = cause.as_deref().unwrap_or("unknown"), "the upstream S3 request failed");
@@ -53,6 +53,26 @@ pub(crate) fn unavailable(e: S3Error) -> S3Error {
         "keyless could not complete this request with the storage service behind it (its log says why); \
          retry later.",
     )
+}
+
+/// An upstream error with an empty message (Ceph RGW sends `<Message></Message>`) gets the one
+/// keyless would give: S3 always says what went wrong.
+fn with_message(mut e: S3Error) -> S3Error {
+    if e.message().is_some_and(|m| m.trim().is_empty()) {
+        let m = crate::error::default_message(e.code().as_str());
+        e.set_message(m);
+    }
+    e
+}
+
+/// The raw `Expires` of an upload that is not a date (S3 keeps it verbatim; the SDK's type is a
+/// date), to be added to the upstream request.
+fn raw_expires(req_extensions: &http::Extensions) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    req_extensions
+        .get::<crate::lenient::RawExpires>()
+        .and_then(|r| http::HeaderValue::from_str(&r.0).ok())
+        .map(|v| vec![(http::header::EXPIRES, v)])
+        .unwrap_or_default()
 }
 
 /// The S3 operations of gateway mode (see the module docs).
@@ -160,7 +180,8 @@ macro_rules! gateway {
                 )
                 .await?;
                 req.input.body = body;
-                verdict.judge(self.proxy.put_object(req).await.map_err(unavailable))
+                let extra = raw_expires(&req.extensions);
+                verdict.judge(upstream::with_headers(extra, self.proxy.put_object(req)).await.map_err(unavailable))
             }
 
             async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -207,7 +228,8 @@ macro_rules! gateway {
                     sh.enter_source(&mut req.input.copy_source).await?;
                 }
                 self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
-                self.proxy.copy_object(req).await.map_err(unavailable)
+                let extra = raw_expires(&req.extensions);
+                upstream::with_headers(extra, self.proxy.copy_object(req)).await.map_err(unavailable)
             }
 
             async fn upload_part_copy(
@@ -229,7 +251,10 @@ macro_rules! gateway {
                 tags_header(req.input.tagging.as_deref())?;
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
-                let mut resp = self.proxy.create_multipart_upload(req).await.map_err(unavailable)?;
+                let extra = raw_expires(&req.extensions);
+                let mut resp = upstream::with_headers(extra, self.proxy.create_multipart_upload(req))
+                    .await
+                    .map_err(unavailable)?;
                 resp.output.bucket = Some(bucket);
                 resp.output.key = Some(key);
                 Ok(resp)
@@ -240,13 +265,16 @@ macro_rules! gateway {
                 mut req: S3Request<CompleteMultipartUploadInput>,
             ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
                 // The part list's own rules first, as the embedded store checks them.
-                crate::multipart::listed_parts(
+                let listed = crate::multipart::listed_parts(
                     req.input
                         .multipart_upload
                         .as_ref()
                         .and_then(|m| m.parts.as_deref())
                         .unwrap_or_default(),
                 )?;
+                if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+                    return Err(crate::error::ApiError::Store(keyless_store::StoreError::InvalidPartOrder).into());
+                }
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 if let Some(sh) = &self.shared {
                     sh.enter(&mut req.input.bucket, &mut req.input.key).await?;

@@ -13,8 +13,12 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -121,6 +125,7 @@ pub(crate) fn client(up: &Upstream) -> Result<aws_sdk_s3::Client, String> {
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired)
         .http_client(http.clone())
+        .interceptor(Outgoing)
         .timeout_config(timeouts());
     let conf = match &up.auth {
         UpstreamAuth::Keys { access_key, secret_key } => conf.credentials_provider(Credentials::new(
@@ -158,6 +163,54 @@ pub(crate) fn client(up: &Upstream) -> Result<aws_sdk_s3::Client, String> {
         }
     };
     Ok(aws_sdk_s3::Client::from_conf(conf.build()))
+}
+
+tokio::task_local! {
+    /// Headers the current upstream call must carry that the SDK's types cannot express (an
+    /// `Expires` that is not a date, which S3 keeps verbatim); set with [`with_headers`].
+    static EXTRA_HEADERS: Vec<(http::HeaderName, http::HeaderValue)>;
+}
+
+/// Runs one upstream call with `headers` added to its request.
+pub(crate) async fn with_headers<F: std::future::Future>(
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    call: F,
+) -> F::Output {
+    EXTRA_HEADERS.scope(headers, call).await
+}
+
+/// Last touches on every upstream request before it is signed.
+#[derive(Debug)]
+struct Outgoing;
+
+impl Intercept for Outgoing {
+    fn name(&self) -> &'static str {
+        "keyless-gateway-outgoing"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        // A PUT or POST without a body still says so: some upstreams (Ceph RGW) refuse
+        // UploadPartCopy without a Content-Length with 411.
+        if matches!(request.method(), "PUT" | "POST")
+            && request.body().content_length() == Some(0)
+            && !request.headers().contains_key("content-length")
+            && !request.headers().contains_key("transfer-encoding")
+        {
+            request.headers_mut().insert("content-length", "0");
+        }
+        let _ = EXTRA_HEADERS.try_with(|extra| {
+            for (name, value) in extra {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        });
+        Ok(())
+    }
 }
 
 /// keyless's own web identity at the upstream (see [`UpstreamAuth::WebIdentity`]).
