@@ -286,12 +286,6 @@ def test_upload_part_copy(s3, bucket):
     listed = s3.list_parts(Bucket=bucket, Key="assembled", UploadId=uid)["Parts"]
     assert [p["Size"] for p in listed] == [5 * MiB, 7 * MiB, len(tail)]
 
-    # a copy whose source condition fails does not add a part
-    with pytest.raises(ClientError) as e:
-        s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=4,
-                            CopySource={"Bucket": bucket, "Key": "source obj+ü"},
-                            CopySourceIfMatch='"0123456789abcdef0123456789abcdef"')
-    assert client_error(e) == ("PreconditionFailed", 412)
     # a range past the end of the source is refused
     with pytest.raises(ClientError) as e:
         s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=4,
@@ -300,6 +294,14 @@ def test_upload_part_copy(s3, bucket):
     assert client_error(e)[1] in (400, 416)
     assert client_error(e)[0] in ("InvalidRange", "InvalidArgument")
     assert len(s3.list_parts(Bucket=bucket, Key="assembled", UploadId=uid)["Parts"]) == 3
+    # a copy whose source condition fails does not add a part
+    if not upstream.differs("conditional-writes"):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=uid, PartNumber=4,
+                                CopySource={"Bucket": bucket, "Key": "source obj+ü"},
+                                CopySourceIfMatch='"0123456789abcdef0123456789abcdef"')
+        assert client_error(e) == ("PreconditionFailed", 412)
+        assert len(s3.list_parts(Bucket=bucket, Key="assembled", UploadId=uid)["Parts"]) == 3
 
     s3.complete_multipart_upload(Bucket=bucket, Key="assembled", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": c1["CopyPartResult"]["ETag"]},

@@ -75,6 +75,15 @@ fn raw_expires(req_extensions: &http::Extensions) -> Vec<(http::HeaderName, http
         .unwrap_or_default()
 }
 
+/// An upstream's `Expires` that is not a date, passed back as it came (S3 keeps it verbatim).
+fn keep_expires(headers: &mut http::HeaderMap, expires: Option<http::HeaderValue>) {
+    if let Some(v) = expires
+        && !headers.contains_key(http::header::EXPIRES)
+    {
+        headers.insert(http::header::EXPIRES, v);
+    }
+}
+
 /// The S3 operations of gateway mode (see the module docs).
 pub(crate) struct Gateway {
     proxy: s3s_aws::Proxy,
@@ -168,6 +177,16 @@ macro_rules! gateway {
                 }
             )*
 
+            async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+                if let Some(sh) = &self.shared {
+                    sh.enter(&mut req.input.bucket, &mut req.input.key).await?;
+                }
+                let (result, expires) = upstream::verbatim(Vec::new(), self.proxy.get_object(req)).await;
+                let mut resp = result.map_err(unavailable)?;
+                keep_expires(&mut resp.headers, expires);
+                Ok(resp)
+            }
+
             async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
                 strip_aws_chunked(&mut req.input.content_encoding);
                 tags_header(req.input.tagging.as_deref())?;
@@ -181,7 +200,8 @@ macro_rules! gateway {
                 .await?;
                 req.input.body = body;
                 let extra = raw_expires(&req.extensions);
-                verdict.judge(upstream::with_headers(extra, self.proxy.put_object(req)).await.map_err(unavailable))
+                let (result, _) = upstream::verbatim(extra, self.proxy.put_object(req)).await;
+                verdict.judge(result.map_err(unavailable))
             }
 
             async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -206,10 +226,13 @@ macro_rules! gateway {
                 }
                 // Some upstreams (SeaweedFS) answer a HEAD with a Range as if it had none; S3
                 // describes the range, as its GET would. Ask for the whole and describe the range.
-                let Some(range) = req.input.range.take() else {
-                    return self.proxy.head_object(req).await.map_err(unavailable);
+                let range = req.input.range.take();
+                let (result, expires) = upstream::verbatim(Vec::new(), self.proxy.head_object(req)).await;
+                let mut resp = result.map_err(unavailable)?;
+                keep_expires(&mut resp.headers, expires);
+                let Some(range) = range else {
+                    return Ok(resp);
                 };
-                let mut resp = self.proxy.head_object(req).await.map_err(unavailable)?;
                 let size = resp.output.content_length.unwrap_or(0).max(0) as u64;
                 let r = range.check(size).map_err(|_| {
                     S3Error::with_message(
@@ -229,7 +252,7 @@ macro_rules! gateway {
                 }
                 self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
                 let extra = raw_expires(&req.extensions);
-                upstream::with_headers(extra, self.proxy.copy_object(req)).await.map_err(unavailable)
+                upstream::verbatim(extra, self.proxy.copy_object(req)).await.0.map_err(unavailable)
             }
 
             async fn upload_part_copy(
@@ -252,8 +275,9 @@ macro_rules! gateway {
                 let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
                 self.enter_write(&mut req.input.bucket, &mut req.input.key).await?;
                 let extra = raw_expires(&req.extensions);
-                let mut resp = upstream::with_headers(extra, self.proxy.create_multipart_upload(req))
+                let mut resp = upstream::verbatim(extra, self.proxy.create_multipart_upload(req))
                     .await
+                    .0
                     .map_err(unavailable)?;
                 resp.output.bucket = Some(bucket);
                 resp.output.key = Some(key);
@@ -583,7 +607,6 @@ macro_rules! gateway {
 }
 
 gateway! {
-    get_object: GetObjectInput => GetObjectOutput;
     delete_object: DeleteObjectInput => DeleteObjectOutput;
     get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
     delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;

@@ -15,7 +15,9 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -165,18 +167,37 @@ pub(crate) fn client(up: &Upstream) -> Result<aws_sdk_s3::Client, String> {
     Ok(aws_sdk_s3::Client::from_conf(conf.build()))
 }
 
-tokio::task_local! {
-    /// Headers the current upstream call must carry that the SDK's types cannot express (an
-    /// `Expires` that is not a date, which S3 keeps verbatim); set with [`with_headers`].
-    static EXTRA_HEADERS: Vec<(http::HeaderName, http::HeaderValue)>;
+/// What one upstream call carries beyond what the SDK's types can express: S3 keeps an
+/// `Expires` that is not a date verbatim, and the SDK's type for it is a date.
+#[derive(Default)]
+pub(crate) struct Verbatim {
+    /// Headers to add to the request.
+    pub(crate) extra: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The response's `Expires` when it is not a date (the SDK drops it).
+    pub(crate) expires_back: std::sync::Mutex<Option<http::HeaderValue>>,
 }
 
-/// Runs one upstream call with `headers` added to its request.
-pub(crate) async fn with_headers<F: std::future::Future>(
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+tokio::task_local! {
+    static VERBATIM: Verbatim;
+}
+
+/// Runs one upstream call with `verbatim.extra` added to its request; returns the response's
+/// unparsable `Expires`, if any, with the call's result.
+pub(crate) async fn verbatim<F: std::future::Future>(
+    extra: Vec<(http::HeaderName, http::HeaderValue)>,
     call: F,
-) -> F::Output {
-    EXTRA_HEADERS.scope(headers, call).await
+) -> (F::Output, Option<http::HeaderValue>) {
+    let v = Verbatim {
+        extra,
+        expires_back: std::sync::Mutex::new(None),
+    };
+    VERBATIM
+        .scope(v, async move {
+            let out = call.await;
+            let back = VERBATIM.with(|v| v.expires_back.lock().ok().and_then(|mut e| e.take()));
+            (out, back)
+        })
+        .await
 }
 
 /// Last touches on every upstream request before it is signed.
@@ -204,11 +225,33 @@ impl Intercept for Outgoing {
         {
             request.headers_mut().insert("content-length", "0");
         }
-        let _ = EXTRA_HEADERS.try_with(|extra| {
-            for (name, value) in extra {
+        let _ = VERBATIM.try_with(|v| {
+            for (name, value) in &v.extra {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
         });
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // aws-sdk-s3 moves the response's Expires to an `ExpiresString` header of its own before
+        // this point; either name may hold it.
+        let headers = context.response().headers();
+        let Some(raw) = headers.get("expires").or_else(|| headers.get("expiresstring")) else {
+            return Ok(());
+        };
+        if aws_smithy_types::DateTime::from_str(raw, aws_smithy_types::date_time::Format::HttpDate).is_err() {
+            let _ = VERBATIM.try_with(|v| {
+                if let (Ok(mut slot), Ok(value)) = (v.expires_back.lock(), http::HeaderValue::from_str(raw)) {
+                    *slot = Some(value);
+                }
+            });
+        }
         Ok(())
     }
 }
