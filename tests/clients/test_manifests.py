@@ -216,7 +216,7 @@ def guide_configs(name: str) -> list[dict]:
     out = []
     for block in guide_blocks(name):
         for d in yaml.safe_load_all(block):
-            if isinstance(d, dict) and "kind" not in d and ("identity" in d or "data_dir" in d):
+            if isinstance(d, dict) and "kind" not in d and ({"identity", "data_dir", "gateway"} & d.keys()):
                 out.append(d)
             elif isinstance(d, dict) and d.get("kind") == "ConfigMap":
                 for key, text in (d.get("data") or {}).items():
