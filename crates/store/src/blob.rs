@@ -27,9 +27,17 @@ const CHUNK: usize = 1 << 20;
 #[derive(Debug)]
 pub(crate) struct Layout {
     pub root: PathBuf,
+    /// The data filesystem's free space and writability, briefly cached (`space::Gauge`).
+    pub space: crate::space::Gauge,
 }
 
 impl Layout {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            space: crate::space::Gauge::new(root),
+        }
+    }
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
@@ -47,8 +55,21 @@ impl Layout {
     }
 }
 
+/// How long new blobs keep going to the same shard directory.
+const SHARD_WINDOW_MS: u128 = 50;
+
+/// A new blob id: 120 random bits under a top byte (the shard directory, `blobs/<xx>/`) that
+/// follows the clock, one shard per 50 ms (a 12.8 s cycle through the 256). Blobs staged at
+/// about the same time — the ones a group commit renames together — so land in one or two
+/// directories, and the batch fsyncs those instead of one directory per blob. Over time the
+/// shards fill evenly.
 pub(crate) fn new_blob_id() -> BlobId {
-    rand::random::<u128>()
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let shard = (ms / SHARD_WINDOW_MS) % 256;
+    (shard << 120) | (rand::random::<u128>() >> 8)
 }
 
 /// fsync a directory, so that the renames and unlinks inside it are durable.
@@ -118,9 +139,37 @@ impl Drop for StagedBlob {
     }
 }
 
+/// Chunks queued between the socket and the writer task of one upload (each [`CHUNK`] bytes).
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Refuses a chunk of `len` bytes when it would eat into the reserve.
+fn check_room(layout: &Layout, len: u64, min_free: u64) -> StoreResult<()> {
+    match layout.space.room_for(len, min_free) {
+        Ok(_) => Ok(()),
+        Err(space) => Err(StoreError::InsufficientStorage {
+            available: space.available,
+            reserve: min_free,
+        }),
+    }
+}
+
+/// Hashes and writes one chunk (the reserve is kept while the body streams in, not only when
+/// it starts).
+fn write_chunk(layout: &Layout, file: &mut File, hasher: &mut Hasher, data: &[u8], min_free: u64) -> StoreResult<()> {
+    check_room(layout, data.len() as u64, min_free)?;
+    hasher.update(data);
+    file.write_all(data)?;
+    layout.space.wrote(data.len() as u64);
+    Ok(())
+}
+
 /// Streams `body` into a new temp file while hashing, then fdatasyncs it.
+///
+/// A body that fits in one chunk (every small PUT) is written, hashed and synced in one blocking
+/// call. A longer one goes to a writer task through a queue of up to [`CHUNKS_IN_FLIGHT`]
+/// chunks, so the socket is read while earlier chunks are hashed and written.
 pub(crate) async fn stage<S, E>(
-    layout: &Layout,
+    layout: &Arc<Layout>,
     mut body: S,
     algorithms: Vec<ChecksumAlgorithm>,
     max_len: u64,
@@ -132,63 +181,92 @@ where
 {
     let id = new_blob_id();
     let path = layout.tmp_path(id);
-    let file = File::create(&path)?;
+    let mut file = File::create(&path)?;
     // From here on, the guard removes the temp file on every early return.
     let mut staged = StagedBlob {
         id,
         tmp: Some(path),
         digests: Hasher::new([]).finish(),
     };
-    let mut state = Some((file, Hasher::new(algorithms)));
-    let mut buf = BytesMut::with_capacity(CHUNK);
+    let mut hasher = Hasher::new(algorithms);
     let mut total: u64 = 0;
-    loop {
-        let next = body.next().await;
-        let done = next.is_none();
-        if let Some(chunk) = next {
+    // Reads up to one chunk of the body; `Ok(true)` when the body has ended.
+    async fn fill<S, E>(body: &mut S, buf: &mut BytesMut, total: &mut u64, max_len: u64) -> StoreResult<bool>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        while buf.len() < CHUNK {
+            let Some(chunk) = body.next().await else {
+                return Ok(true);
+            };
             let chunk = chunk.map_err(|e| StoreError::IncompleteBody(e.to_string()))?;
-            total += chunk.len() as u64;
-            if total > max_len {
+            *total += chunk.len() as u64;
+            if *total > max_len {
                 return Err(StoreError::EntityTooLarge { limit: max_len });
             }
             buf.extend_from_slice(&chunk);
         }
-        if buf.len() >= CHUNK || (done && !buf.is_empty()) {
-            let data = buf.split().freeze();
-            let (mut file, mut hasher) = state.take().expect("state is put back after every write");
-            let root = layout.root.clone();
-            state = Some(
-                tokio::task::spawn_blocking(move || -> StoreResult<_> {
-                    // The reserve is kept while the body streams in, not only when it starts.
-                    if let Some(space) = crate::space::probe(&root)
-                        && space.available < min_free + data.len() as u64
-                    {
-                        return Err(StoreError::InsufficientStorage {
-                            available: space.available,
-                            reserve: min_free,
-                        });
-                    }
-                    hasher.update(&data);
-                    file.write_all(&data)?;
-                    Ok((file, hasher))
-                })
-                .await
-                .map_err(|e| StoreError::Internal(e.to_string()))??,
-            );
-        }
-        if done {
-            break;
-        }
+        Ok(false)
     }
-    let (file, hasher) = state.take().expect("state present");
-    // Durability: the data reaches the disk before the blob can be renamed into `blobs/`
-    // and referenced by a metadata commit.
-    let digests = tokio::task::spawn_blocking(move || -> io::Result<Digests> {
-        file.sync_data()?;
-        Ok(hasher.finish())
-    })
-    .await
-    .map_err(|e| StoreError::Internal(e.to_string()))??;
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    let done = fill(&mut body, &mut buf, &mut total, max_len).await?;
+    let layout2 = layout.clone();
+    let digests = if done {
+        // Durability: the data reaches the disk before the blob can be renamed into `blobs/`
+        // and referenced by a metadata commit.
+        let data = buf.freeze();
+        tokio::task::spawn_blocking(move || -> StoreResult<Digests> {
+            if !data.is_empty() {
+                write_chunk(&layout2, &mut file, &mut hasher, &data, min_free)?;
+            }
+            file.sync_data()?;
+            Ok(hasher.finish())
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??
+    } else {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+        let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let abort2 = abort.clone();
+        let writer = tokio::task::spawn_blocking(move || -> StoreResult<Digests> {
+            while let Some(data) = rx.blocking_recv() {
+                write_chunk(&layout2, &mut file, &mut hasher, &data, min_free)?;
+            }
+            if abort2.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(StoreError::Internal("staging was abandoned".into()));
+            }
+            // Durability: as above, synced before it can be committed.
+            file.sync_data()?;
+            Ok(hasher.finish())
+        });
+        let mut chunk = buf.split().freeze();
+        let fed: StoreResult<()> = async {
+            loop {
+                if tx.send(chunk).await.is_err() {
+                    // The writer stopped on an error: it is returned below.
+                    return Ok(());
+                }
+                buf.reserve(CHUNK);
+                let done = fill(&mut body, &mut buf, &mut total, max_len).await?;
+                chunk = buf.split().freeze();
+                if done {
+                    if !chunk.is_empty() {
+                        let _ = tx.send(chunk).await;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        if fed.is_err() {
+            abort.store(true, std::sync::atomic::Ordering::Release);
+        }
+        drop(tx);
+        let written = writer.await.map_err(|e| StoreError::Internal(e.to_string()));
+        fed?;
+        written??
+    };
     staged.digests = digests;
     Ok(staged)
 }
@@ -262,18 +340,56 @@ impl Drop for PinnedSegments {
 }
 
 impl PinnedSegments {
-    /// Streams bytes `[start, end)` of the concatenated segments.
+    /// Streams bytes `[start, end)` of the concatenated segments, [`CHUNK`] bytes at a time,
+    /// with the next chunk's read already running while the current one is sent.
     pub fn into_stream(self, start: u64, end: u64) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        type Read = tokio::task::JoinHandle<io::Result<Bytes>>;
         struct St {
             seg: PinnedSegments,
             idx: usize,
             seg_start: u64,
             pos: u64,
             end: u64,
-            file: Option<File>,
+            file: Option<Arc<File>>,
+            ahead: Option<Read>,
+        }
+        impl St {
+            /// Starts reading the chunk at `pos`, if any is left.
+            fn next_read(&mut self) -> io::Result<Option<Read>> {
+                if self.pos >= self.end {
+                    return Ok(None);
+                }
+                // Find the segment holding `pos`.
+                while self.idx < self.seg.segments.len() && self.seg_start + self.seg.segments[self.idx].len <= self.pos
+                {
+                    self.seg_start += self.seg.segments[self.idx].len;
+                    self.idx += 1;
+                    self.file = None;
+                }
+                let Some(s) = self.seg.segments.get(self.idx).cloned() else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "object metadata is longer than its blobs",
+                    ));
+                };
+                let file = match &self.file {
+                    Some(f) => f.clone(),
+                    None => {
+                        let f = Arc::new(File::open(self.seg.layout.blob_path(s.blob))?);
+                        self.file = Some(f.clone());
+                        f
+                    }
+                };
+                let off = self.pos - self.seg_start;
+                let want = (s.len - off).min(self.end - self.pos).min(CHUNK as u64) as usize;
+                self.pos += want as u64;
+                Ok(Some(tokio::task::spawn_blocking(move || {
+                    read_exact_at(&file, off, want)
+                })))
+            }
         }
         let mut seg = self;
-        let first = seg.first.take();
+        let first = seg.first.take().map(Arc::new);
         let st = St {
             seg,
             idx: 0,
@@ -281,39 +397,56 @@ impl PinnedSegments {
             pos: start,
             end,
             file: first,
+            ahead: None,
         };
         futures::stream::try_unfold(st, |mut st| async move {
-            if st.pos >= st.end {
-                return Ok(None);
-            }
-            // Find the segment holding `pos`.
-            while st.idx < st.seg.segments.len() && st.seg_start + st.seg.segments[st.idx].len <= st.pos {
-                st.seg_start += st.seg.segments[st.idx].len;
-                st.idx += 1;
-                st.file = None;
-            }
-            let Some(s) = st.seg.segments.get(st.idx).cloned() else {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "object metadata is longer than its blobs",
-                ));
+            let read = match st.ahead.take() {
+                Some(r) => r,
+                None => match st.next_read()? {
+                    Some(r) => r,
+                    None => return Ok(None),
+                },
             };
-            let file = match st.file.take() {
-                Some(f) => f,
-                None => File::open(st.seg.layout.blob_path(s.blob))?,
-            };
-            let off = st.pos - st.seg_start;
-            let want = (s.len - off).min(st.end - st.pos).min(CHUNK as u64) as usize;
-            let (file, data) = tokio::task::spawn_blocking(move || -> io::Result<(File, Vec<u8>)> {
-                let mut buf = vec![0u8; want];
-                file.read_exact_at(&mut buf, off)?;
-                Ok((file, buf))
-            })
-            .await
-            .map_err(io::Error::other)??;
-            st.pos += data.len() as u64;
-            st.file = Some(file);
-            Ok(Some((Bytes::from(data), st)))
+            let data = read.await.map_err(io::Error::other)??;
+            // Read ahead: the disk (or page cache) works on the next chunk while this one is sent.
+            st.ahead = st.next_read()?;
+            Ok(Some((data, st)))
         })
     }
+}
+
+/// Reads exactly `want` bytes at `off` into a new buffer, without zero-filling it first.
+fn read_exact_at(file: &File, off: u64, want: usize) -> io::Result<Bytes> {
+    use std::os::fd::AsRawFd as _;
+    let mut buf = BytesMut::with_capacity(want);
+    while buf.len() < want {
+        let done = buf.len();
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `spare` is valid for writes of `want - done` (<= its length) bytes; pread only
+        // writes into it (never reads it), and the fd is open for the duration of the call.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                want - done,
+                (off + done as u64) as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the data file is shorter than its record",
+            ));
+        }
+        // SAFETY: the kernel initialised the `n` bytes after `done`.
+        unsafe { buf.set_len(done + n as usize) };
+    }
+    Ok(buf.freeze())
 }

@@ -125,7 +125,7 @@ impl Committer {
             return Err(StoreError::Failed(why));
         }
         // A read-only data directory is found before redb tries (and fails) to write.
-        if crate::space::probe(&self.layout.root).is_some_and(|s| s.read_only) {
+        if self.layout.space.read_only() {
             return Err(StoreError::ReadOnly(format!(
                 "the filesystem of \"{}\" is mounted read-only",
                 &self.layout.root.display()

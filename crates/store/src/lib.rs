@@ -19,7 +19,7 @@ pub mod space;
 mod types;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -221,9 +221,7 @@ impl Store {
     /// Opens (or creates) a store in `dir` and recovers it: temp files are removed, and blob
     /// files that no committed record references (a crash between rename and commit) are swept.
     pub fn open(dir: &Path, opts: StoreOptions) -> StoreResult<(Store, Recovery)> {
-        let layout = Arc::new(Layout {
-            root: dir.to_path_buf(),
-        });
+        let layout = Arc::new(Layout::new(dir));
         std::fs::create_dir_all(layout.tmp_dir())?;
         for shard in 0..=255u8 {
             std::fs::create_dir_all(layout.blobs_dir().join(format!("{shard:02x}")))?;
@@ -244,7 +242,9 @@ impl Store {
         // The database library panics on some damage it meets while reading: that is damage too.
         let meta = dir.join("meta.redb");
         let opened = std::panic::catch_unwind(|| {
-            let mut db = Database::create(&meta)?;
+            let mut db = Database::builder()
+                .set_cache_size(opts.metadata_cache_bytes)
+                .create(&meta)?;
             let verdict = match db.check_integrity() {
                 Ok(true) => None,
                 Ok(false) => Some(
@@ -510,28 +510,27 @@ impl Store {
         .map_err(StoreError::classify_io)
     }
 
-    /// Refuses new data when the data filesystem is read-only or down to its reserve.
+    /// Refuses new data when the data filesystem is read-only or down to its reserve (a
+    /// refusal always on a fresh `statvfs`; see `space::Gauge`).
     fn check_space(&self) -> StoreResult<()> {
         if let Some(why) = self.inner.committer.failure() {
             return Err(StoreError::Failed(why));
         }
-        let Some(space) = space::probe(&self.inner.layout.root) else {
-            return Ok(());
-        };
-        if space.read_only {
+        let gauge = &self.inner.layout.space;
+        if gauge.read_only() {
             return Err(StoreError::ReadOnly(format!(
                 "the filesystem of \"{}\" is mounted read-only",
                 self.inner.layout.root.display()
             )));
         }
         let reserve = self.inner.opts.min_free_bytes;
-        if space.available <= reserve {
-            return Err(StoreError::InsufficientStorage {
+        match gauge.room_for(0, reserve) {
+            Ok(_) => Ok(()),
+            Err(space) => Err(StoreError::InsufficientStorage {
                 available: space.available,
                 reserve,
-            });
+            }),
         }
-        Ok(())
     }
 
     /// Why the store stopped writing, if a metadata commit failed (see `commit`); a restart
@@ -1216,42 +1215,62 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
         let r: PartRecord = record::decode(v.value())?;
         live.insert(r.blob, r.size);
     }
-    let mut dirs = Vec::new();
-    let mut seen: HashSet<BlobId> = HashSet::with_capacity(live.len());
-    let mut wrong_size: Vec<BlobId> = Vec::new();
-    for shard in std::fs::read_dir(layout.blobs_dir())? {
-        let shard = shard?.path();
-        let mut removed = false;
-        for e in std::fs::read_dir(&shard)? {
-            let e = e?;
-            let p = e.path();
-            let id = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| u128::from_str_radix(n, 16).ok());
-            match id.and_then(|id| live.get(&id).map(|len| (id, *len))) {
-                Some((id, len)) => {
-                    seen.insert(id);
-                    if e.metadata()?.len() != len {
-                        wrong_size.push(id);
+    // The 256 shard directories are scanned by one thread per core (at 1M blobs the scan is
+    // mostly the kernel's per-name lookup for the size check, which runs in parallel).
+    let shards: Vec<PathBuf> = std::fs::read_dir(layout.blobs_dir())?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let scans: Vec<StoreResult<ShardScan>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = ShardScan::default();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(shard) = shards.get(i) else {
+                            return Ok(out);
+                        };
+                        scan_shard(shard, &live, &mut out)?;
                     }
-                }
-                None => {
-                    std::fs::remove_file(&p)?;
-                    rec.orphan_blobs_removed += 1;
-                    removed = true;
-                }
-            }
-        }
-        if removed {
-            dirs.push(shard);
-        }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(StoreError::Internal("a start-up scan thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut dirs = Vec::new();
+    let mut seen_ids: Vec<Vec<BlobId>> = Vec::new();
+    let mut wrong_size: Vec<BlobId> = Vec::new();
+    for scan in scans {
+        let scan = scan?;
+        rec.orphan_blobs_removed += scan.orphans_removed;
+        dirs.extend(scan.dirs);
+        seen_ids.push(scan.seen);
+        wrong_size.extend(scan.wrong_size);
     }
     for d in dirs {
         blob::sync_dir(&d)?;
     }
     blob::sync_dir(&layout.tmp_dir())?;
-    let missing: Vec<BlobId> = live.keys().filter(|id| !seen.contains(id)).copied().collect();
+    // A blob id lives in exactly one shard directory, so the names found are all distinct.
+    let found: usize = seen_ids.iter().map(Vec::len).sum();
+    let seen: HashSet<BlobId> = if found == live.len() {
+        HashSet::new()
+    } else {
+        seen_ids.into_iter().flatten().collect()
+    };
+    let missing: Vec<BlobId> = if found == live.len() {
+        Vec::new()
+    } else {
+        live.keys().filter(|id| !seen.contains(id)).copied().collect()
+    };
     if !missing.is_empty() || !wrong_size.is_empty() {
         let damaged: HashSet<BlobId> = missing.iter().chain(&wrong_size).copied().collect();
         let mut keys = Vec::new();
@@ -1283,4 +1302,53 @@ fn recover(db: &Database, layout: &Layout) -> StoreResult<Recovery> {
         ));
     }
     Ok(rec)
+}
+
+/// What one start-up scan thread found in the shard directories it took.
+#[derive(Default)]
+struct ShardScan {
+    seen: Vec<BlobId>,
+    wrong_size: Vec<BlobId>,
+    orphans_removed: usize,
+    /// Directories an orphan was removed from (fsynced after the scan).
+    dirs: Vec<PathBuf>,
+}
+
+/// Checks one `blobs/<xx>/` directory against the live blobs: a referenced blob must have its
+/// record's length; a blob no record names is removed.
+fn scan_shard(shard: &Path, live: &HashMap<BlobId, u64>, out: &mut ShardScan) -> StoreResult<()> {
+    let shard_byte = shard
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| u8::from_str_radix(n, 16).ok());
+    let mut removed = false;
+    for e in std::fs::read_dir(shard)? {
+        let e = e?;
+        let id = e.file_name().to_str().and_then(|n| u128::from_str_radix(n, 16).ok());
+        // A live blob under another shard's directory is not where reads look for it: it is
+        // neither counted as present nor removed.
+        if let Some(id) = id
+            && live.contains_key(&id)
+            && shard_byte != Some((id >> 120) as u8)
+        {
+            continue;
+        }
+        match id.and_then(|id| live.get(&id).map(|len| (id, *len))) {
+            Some((id, len)) => {
+                out.seen.push(id);
+                if e.metadata()?.len() != len {
+                    out.wrong_size.push(id);
+                }
+            }
+            None => {
+                std::fs::remove_file(e.path())?;
+                out.orphans_removed += 1;
+                removed = true;
+            }
+        }
+    }
+    if removed {
+        out.dirs.push(shard.to_path_buf());
+    }
+    Ok(())
 }

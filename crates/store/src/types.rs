@@ -201,6 +201,10 @@ pub struct StoreOptions {
     /// Free space kept on the data filesystem: new data is refused (`InsufficientStorage`) before
     /// it would eat into this, so metadata commits (and deletes, which free space) always fit.
     pub min_free_bytes: u64,
+    /// Bytes of metadata pages the database keeps in its own cache (redb's default is 1 GiB,
+    /// which a 1M-object store fills at start-up, when recovery reads every record). Pages
+    /// outside it are read again from the OS page cache.
+    pub metadata_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -210,6 +214,7 @@ impl Default for StoreOptions {
             min_part_size: 5 << 20,
             max_parts: 10_000,
             min_free_bytes: 64 << 20,
+            metadata_cache_bytes: 64 << 20,
         }
     }
 }
