@@ -23,6 +23,7 @@ LARGE_COUNT="${GATEWAY_LARGE_COUNT:-4}"
 SMALL_SECS="${GATEWAY_SMALL_SECS:-10}"
 SMALL_CONC="${GATEWAY_SMALL_CONC:-1,16}"
 OUT="${GATEWAY_OUT:-$ROOT/target/bench-results/gateway-$(date -u +%Y%m%dT%H%M%SZ)}"
+STARTED="$(date -u +%FT%TZ)"
 TOOLS="$ROOT/target/bench-tools"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/keyless-gwbench.XXXXXX")"
 mkdir -p "$OUT" "$TOOLS"
@@ -112,7 +113,7 @@ cat >"$OUT/meta.json" <<EOF
 {"upstream": "$UPSTREAM", "upstream_version": "$UP_VERSION", "keyless": "$("$KEYLESS" --version)",
  "commit": "$(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty)", "rounds": $ROUNDS,
  "large": "$LARGE", "large_count": $LARGE_COUNT, "small_secs": $SMALL_SECS, "small_concurrency": "$SMALL_CONC",
- "cores": $(nproc), "started": "$(date -u +%FT%TZ)", "load_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)"}
+ "cores": $(nproc), "started": "$STARTED", "finished": "$(date -u +%FT%TZ)", "load_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)"}
 EOF
 python3 "$ROOT/scripts/bench/gateway_report.py" "$OUT" | tee "$OUT/summary.md"
 log "results in $OUT"
