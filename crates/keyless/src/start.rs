@@ -41,7 +41,9 @@ pub async fn serve(config: Config, reload: crate::live::Loader) -> anyhow::Resul
         Some(up) => {
             let credentials = match &up.auth {
                 keyless_s3::UpstreamAuth::Keys { access_key, .. } => format!("access key {access_key}"),
-                keyless_s3::UpstreamAuth::WebIdentity { role_arn, sts_endpoint, .. } => {
+                keyless_s3::UpstreamAuth::WebIdentity {
+                    role_arn, sts_endpoint, ..
+                } => {
                     format!("web identity as {role_arn} through {sts_endpoint}")
                 }
             };

@@ -241,7 +241,13 @@ pub fn validate(raw: RawGateway) -> Result<Option<keyless_s3::Upstream>, ConfigE
 /// AWS's regional STS for an AWS S3 endpoint; otherwise the upstream itself (Ceph RGW and keyless
 /// serve STS on their S3 port).
 fn default_sts_endpoint(endpoint: &str, region: &str) -> String {
-    let host = endpoint.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
     if host.ends_with(".amazonaws.com") {
         format!("https://sts.{region}.amazonaws.com")
     } else {
@@ -277,7 +283,10 @@ mod tests {
             default_sts_endpoint("https://s3.eu-west-1.amazonaws.com", "eu-west-1"),
             "https://sts.eu-west-1.amazonaws.com"
         );
-        assert_eq!(default_sts_endpoint("http://rgw.storage:7480", "us-east-1"), "http://rgw.storage:7480");
+        assert_eq!(
+            default_sts_endpoint("http://rgw.storage:7480", "us-east-1"),
+            "http://rgw.storage:7480"
+        );
         assert!(check_bucket_name("keyless-tenants").is_ok());
         for bad in ["ab", "Upper", "-lead", "trail-", "under_score", &"a".repeat(64)] {
             assert!(check_bucket_name(bad).is_err(), "{bad}");

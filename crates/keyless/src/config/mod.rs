@@ -104,12 +104,24 @@ pub const GATEWAY_ACCESS_KEY: Field = field("gateway.access_key", Some("KEYLESS_
 pub const GATEWAY_SECRET_KEY: Field = field("gateway.secret_key", Some("KEYLESS_GATEWAY_SECRET_KEY"), None, None);
 pub const GATEWAY_CA_FILE: Field = field("gateway.ca_file", None, None, None);
 pub const GATEWAY_PATH_STYLE: Field = field("gateway.path_style", None, None, Some("true"));
-pub const GATEWAY_SHARED_BUCKET: Field =
-    field("gateway.shared_bucket", Some("KEYLESS_GATEWAY_SHARED_BUCKET"), None, None);
-pub const GATEWAY_ROLE_ARN: Field =
-    field("gateway.web_identity.role_arn", Some("KEYLESS_GATEWAY_ROLE_ARN"), None, None);
-pub const GATEWAY_TOKEN_FILE: Field =
-    field("gateway.web_identity.token_file", Some("KEYLESS_GATEWAY_TOKEN_FILE"), None, None);
+pub const GATEWAY_SHARED_BUCKET: Field = field(
+    "gateway.shared_bucket",
+    Some("KEYLESS_GATEWAY_SHARED_BUCKET"),
+    None,
+    None,
+);
+pub const GATEWAY_ROLE_ARN: Field = field(
+    "gateway.web_identity.role_arn",
+    Some("KEYLESS_GATEWAY_ROLE_ARN"),
+    None,
+    None,
+);
+pub const GATEWAY_TOKEN_FILE: Field = field(
+    "gateway.web_identity.token_file",
+    Some("KEYLESS_GATEWAY_TOKEN_FILE"),
+    None,
+    None,
+);
 pub const GATEWAY_STS_ENDPOINT: Field = field(
     "gateway.web_identity.sts_endpoint",
     Some("KEYLESS_GATEWAY_STS_ENDPOINT"),

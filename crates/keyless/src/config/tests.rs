@@ -230,19 +230,31 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             &[("KEYLESS_GATEWAY_ENDPOINT", "http://127.0.0.1:8333")],
             None,
-            &[r#"field "gateway.access_key""#, "is missing", "gateway.web_identity.role_arn"],
+            &[
+                r#"field "gateway.access_key""#,
+                "is missing",
+                "gateway.web_identity.role_arn",
+            ],
         ),
         (
             &[],
             &[],
-            Some("gateway: {endpoint: 'http://up:8333', access_key: k, secret_key: s, web_identity: {role_arn: 'arn:aws:iam::1:role/r', token_file: /t}}"),
-            &[r#"field "gateway.web_identity.role_arn""#, "either with its web identity or with keys"],
+            Some(
+                "gateway: {endpoint: 'http://up:8333', access_key: k, secret_key: s, web_identity: {role_arn: 'arn:aws:iam::1:role/r', token_file: /t}}",
+            ),
+            &[
+                r#"field "gateway.web_identity.role_arn""#,
+                "either with its web identity or with keys",
+            ],
         ),
         (
             &[],
             &[("KEYLESS_GATEWAY_ROLE_ARN", "arn:aws:iam::1:role/r")],
             Some("gateway: {endpoint: 'http://up:8333'}"),
-            &[r#"field "gateway.web_identity.token_file""#, "KEYLESS_GATEWAY_TOKEN_FILE"],
+            &[
+                r#"field "gateway.web_identity.token_file""#,
+                "KEYLESS_GATEWAY_TOKEN_FILE",
+            ],
         ),
         (
             &[],
@@ -254,7 +266,11 @@ fn errors_name_the_field_and_say_what_to_do() {
             &[],
             &[("KEYLESS_GATEWAY_SHARED_BUCKET", "Tenants_1")],
             Some("gateway: {endpoint: 'http://up:8333', access_key: k, secret_key: s}"),
-            &[r#"field "gateway.shared_bucket""#, "not a valid S3 bucket name", "KEYLESS_GATEWAY_SHARED_BUCKET"],
+            &[
+                r#"field "gateway.shared_bucket""#,
+                "not a valid S3 bucket name",
+                "KEYLESS_GATEWAY_SHARED_BUCKET",
+            ],
         ),
         (
             &["--domain", "https://s3.example.com"],

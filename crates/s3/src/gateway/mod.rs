@@ -46,8 +46,13 @@ pub(crate) fn unavailable(e: S3Error) -> S3Error {
     {
         return with_message(e);
     }
-    let cause = e.source().map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
-    tracing::warn!(error = cause.as_deref().unwrap_or("unknown"), "the upstream S3 request failed");
+    let cause = e
+        .source()
+        .map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
+    tracing::warn!(
+        error = cause.as_deref().unwrap_or("unknown"),
+        "the upstream S3 request failed"
+    );
     S3Error::with_message(
         S3ErrorCode::ServiceUnavailable,
         "keyless could not complete this request with the storage service behind it (its log says why); \
@@ -379,16 +384,11 @@ macro_rules! gateway {
                     return self.proxy.list_objects(req).await.map_err(unavailable);
                 };
                 let i = &mut req.input;
-                let (bucket, prefix, marker) = (i.bucket.clone(), i.prefix.clone(), i.marker.clone());
-                sh.require(&bucket).await?;
-                i.bucket = sh.bucket.clone();
-                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
-                i.marker = i.marker.take().map(|m| Shared::key(&bucket, &m));
+                let n = sh.enter_listing(&mut i.bucket, &mut i.prefix, &mut i.marker).await?;
                 let mut resp = self.proxy.list_objects(req).await.map_err(unavailable)?;
-                let o = &mut resp.output;
+                let (o, bucket) = (&mut resp.output, n.bucket);
+                (o.prefix, o.marker) = (n.prefix, n.marker);
                 o.name = Some(bucket.clone());
-                o.prefix = prefix;
-                o.marker = marker;
                 Shared::strip_key(&bucket, &mut o.next_marker);
                 Shared::strip_contents(&bucket, &mut o.contents);
                 Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
@@ -404,16 +404,11 @@ macro_rules! gateway {
                     return self.proxy.list_objects_v2(req).await.map_err(unavailable);
                 };
                 let i = &mut req.input;
-                let (bucket, prefix, start_after) = (i.bucket.clone(), i.prefix.clone(), i.start_after.clone());
-                sh.require(&bucket).await?;
-                i.bucket = sh.bucket.clone();
-                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
-                i.start_after = i.start_after.take().map(|s| Shared::key(&bucket, &s));
+                let n = sh.enter_listing(&mut i.bucket, &mut i.prefix, &mut i.start_after).await?;
                 let mut resp = self.proxy.list_objects_v2(req).await.map_err(unavailable)?;
-                let o = &mut resp.output;
+                let (o, bucket) = (&mut resp.output, n.bucket);
+                (o.prefix, o.start_after) = (n.prefix, n.marker);
                 o.name = Some(bucket.clone());
-                o.prefix = prefix;
-                o.start_after = start_after;
                 Shared::strip_contents(&bucket, &mut o.contents);
                 Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
                 Ok(resp)
@@ -428,16 +423,11 @@ macro_rules! gateway {
                     return self.proxy.list_multipart_uploads(req).await.map_err(unavailable);
                 };
                 let i = &mut req.input;
-                let (bucket, prefix, key_marker) = (i.bucket.clone(), i.prefix.clone(), i.key_marker.clone());
-                sh.require(&bucket).await?;
-                i.bucket = sh.bucket.clone();
-                i.prefix = Some(Shared::prefix(&bucket, i.prefix.take()));
-                i.key_marker = i.key_marker.take().map(|m| Shared::key(&bucket, &m));
+                let n = sh.enter_listing(&mut i.bucket, &mut i.prefix, &mut i.key_marker).await?;
                 let mut resp = self.proxy.list_multipart_uploads(req).await.map_err(unavailable)?;
-                let o = &mut resp.output;
+                let (o, bucket) = (&mut resp.output, n.bucket);
+                (o.prefix, o.key_marker) = (n.prefix, n.marker);
                 o.bucket = Some(bucket.clone());
-                o.prefix = prefix;
-                o.key_marker = key_marker;
                 Shared::strip_key(&bucket, &mut o.next_key_marker);
                 Shared::strip_uploads(&bucket, &mut o.uploads);
                 Shared::strip_prefixes(&bucket, &mut o.common_prefixes);
@@ -513,7 +503,7 @@ macro_rules! gateway {
                     next_version_id_marker: next_key.as_ref().map(|_| crate::list::NULL_VERSION.to_owned()),
                     next_key_marker: next_key,
                     prefix: o.prefix,
-                    version_id_marker: version_id_marker,
+                    version_id_marker,
                     versions: Some(versions),
                     request_charged: None,
                 }))
@@ -612,4 +602,3 @@ gateway! {
     delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
     abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
 }
-

@@ -43,12 +43,22 @@ impl Known {
     }
 
     pub(crate) fn seen(&self, bucket: &str) {
-        self.0.lock().expect("not poisoned").insert(bucket.to_owned(), Instant::now());
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(bucket.to_owned(), Instant::now());
     }
 
     pub(crate) fn forget(&self, bucket: &str) {
         self.0.lock().expect("not poisoned").remove(bucket);
     }
+}
+
+/// A listing's bucket, prefix and marker as the client sent them (see [`Shared::enter_listing`]).
+pub(crate) struct ListingNames {
+    pub(crate) bucket: String,
+    pub(crate) prefix: Option<String>,
+    pub(crate) marker: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -128,7 +138,14 @@ impl Shared {
         if self.known.fresh(bucket) {
             return Ok(true);
         }
-        match self.sdk.head_object().bucket(&self.bucket).key(Self::marker(bucket)).send().await {
+        match self
+            .sdk
+            .head_object()
+            .bucket(&self.bucket)
+            .key(Self::marker(bucket))
+            .send()
+            .await
+        {
             Ok(_) => {
                 self.known.seen(bucket);
                 Ok(true)
@@ -172,6 +189,27 @@ impl Shared {
                 "Copy sources are given as bucket/key; access points and outposts are not supported."
             )),
         }
+    }
+
+    /// Checks `bucket` and points a listing request at the upstream: the bucket, the prefix under
+    /// `bucket/`, the marker (key-marker, start-after) as an upstream key. Returns the names as
+    /// the client gave them, for the answer.
+    pub(crate) async fn enter_listing(
+        &self,
+        bucket: &mut String,
+        prefix: &mut Option<String>,
+        marker: &mut Option<String>,
+    ) -> S3Result<ListingNames> {
+        self.require(bucket).await?;
+        let names = ListingNames {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            marker: marker.clone(),
+        };
+        *prefix = Some(Self::prefix(bucket, prefix.take()));
+        *marker = marker.take().map(|m| Self::key(bucket, &m));
+        *bucket = self.bucket.clone();
+        Ok(names)
     }
 
     /// Upstream prefix for a listing of `bucket` with the client's `prefix`.
@@ -333,7 +371,10 @@ pub(crate) async fn ensure_empty(sdk: &aws_sdk_s3::Client, bucket: &str, prefix:
         .await
         .map_err(sdk_error)?;
     if !objects.contents().is_empty() {
-        return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty."));
+        return Err(s3_error!(
+            BucketNotEmpty,
+            "The bucket you tried to delete is not empty."
+        ));
     }
     let uploads = sdk
         .list_multipart_uploads()

@@ -183,7 +183,9 @@ pub(crate) async fn verified(
         while let Some(item) = futures::StreamExt::next(&mut stream).await {
             if item.is_err() || item.is_ok_and(|b| !b.is_empty()) {
                 // The body's own error, or more bytes than the declared zero.
-                return Err(verdict.judge::<()>(Err(S3Error::new(s3s::S3ErrorCode::IncompleteBody))).unwrap_err());
+                return Err(verdict
+                    .judge::<()>(Err(S3Error::new(s3s::S3ErrorCode::IncompleteBody)))
+                    .unwrap_err());
             }
         }
         return Ok((Some(StreamingBlob::from(s3s::Body::empty())), verdict));
