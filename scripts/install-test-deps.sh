@@ -24,16 +24,26 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# apt_install PKG...: Debian packages, without their recommendations; the package lists are
+# refreshed once per run, before the first install.
+apt_updated=""
+apt_install() {
+    log "apt-get install $*"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -q
+        apt_updated=1
+    fi
+    as_root apt-get install -y -q --no-install-recommends "$@"
+}
+
 # --- Debian packages -------------------------------------------------------
 apt_pkgs=()
 command -v restic >/dev/null 2>&1 || apt_pkgs+=(restic)
 command -v s3cmd  >/dev/null 2>&1 || apt_pkgs+=(s3cmd)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_pkgs+=(python3-venv)
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
-    log "apt-get install ${apt_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q
-    as_root apt-get install -y -q --no-install-recommends "${apt_pkgs[@]}"
+    apt_install "${apt_pkgs[@]}"
 else
     log "apt packages already present (restic, s3cmd)"
 fi
@@ -78,10 +88,7 @@ fi
 # Debian's chromium, driven headless by playwright-core (npm, pinned in tests/console's lock file;
 # playwright never downloads a browser of its own here). Same stamp-file pattern as above.
 if [ ! -x /usr/bin/chromium ]; then
-    log "apt-get install chromium chromium-driver"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q
-    as_root apt-get install -y -q --no-install-recommends chromium chromium-driver
+    apt_install chromium chromium-driver
 else
     log "chromium already present"
 fi
@@ -108,10 +115,7 @@ ldconfig -p 2>/dev/null | grep -c 'libfuse\.so\.2' >/dev/null || pl_pkgs+=(libfu
 command -v fusermount >/dev/null 2>&1 || pl_pkgs+=(fuse)
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || pl_pkgs+=(e2fsprogs)
 if [ "${#pl_pkgs[@]}" -gt 0 ]; then
-    log "apt-get install ${pl_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q
-    as_root apt-get install -y -q --no-install-recommends "${pl_pkgs[@]}"
+    apt_install "${pl_pkgs[@]}"
 else
     log "apt packages for the power-loss suite already present (libfuse2, fuse, e2fsprogs)"
 fi
