@@ -14,7 +14,6 @@ it starts its own gateway keyless.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import signal
@@ -28,7 +27,7 @@ from botocore.exceptions import ClientError
 
 import upstream
 from conftest import REGION, free_port, start_server, stop_server
-from test_web_identity import ACCOUNT, AUDIENCE, ISSUER, Issuer, assume, temp_client
+from test_web_identity import ACCOUNT, Issuer, assume, identity_config, temp_client
 
 
 GATEWAY_VARS = ("KEYLESS_GATEWAY_ENDPOINT", "KEYLESS_GATEWAY_ACCESS_KEY", "KEYLESS_GATEWAY_SECRET_KEY",
@@ -58,19 +57,7 @@ def identity_yaml(idp: Issuer, key_file) -> str:
         {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
          "Resource": "arn:aws:s3:::gw-shared/${keyless:namespace}/*"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::gw-shared"}]}
-    return f"""
-identity:
-  account_id: "{ACCOUNT}"
-  session_key_file: {key_file}
-  issuers:
-    - issuer: {ISSUER}
-      jwks: '{json.dumps(idp.jwks())}'
-      audiences: [{AUDIENCE}]
-  roles:
-    - name: tenants
-      trust: {{issuer: {ISSUER}, audience: {AUDIENCE}, service_accounts: ["a/*", "b/*"]}}
-      policies: ['{json.dumps(policy)}']
-"""
+    return identity_config(idp, "tenants", ["a/*", "b/*"], policy) + f"  session_key_file: {key_file}\n"
 
 
 @pytest.fixture(scope="module")
@@ -361,18 +348,7 @@ def test_keyless_reaches_the_upstream_with_its_own_web_identity(tmp_path, idp):
     storage_role = f"arn:aws:iam::{ACCOUNT}:role/gateway"
     back_cfg = tmp_path / "back.yaml"
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    back_cfg.write_text(f"""
-identity:
-  account_id: "{ACCOUNT}"
-  issuers:
-    - issuer: {ISSUER}
-      jwks: '{json.dumps(idp.jwks())}'
-      audiences: [{AUDIENCE}]
-  roles:
-    - name: gateway
-      trust: {{issuer: {ISSUER}, audience: {AUDIENCE}, service_accounts: ["storage/keyless"]}}
-      policies: ['{json.dumps(everything)}']
-""")
+    back_cfg.write_text(identity_config(idp, "gateway", ["storage/keyless"], everything))
     back = start_server(tmp_path / "back", extra_args=("--config", str(back_cfg)),
                         extra_env={k: None for k in GATEWAY_VARS})
     token_file = tmp_path / "token"

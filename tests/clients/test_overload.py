@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import start_server, stop_server
-from test_web_identity import ACCOUNT, AUDIENCE, ISSUER, Issuer, sts_unsigned
+from test_web_identity import ACCOUNT, Issuer, identity_config, sts_unsigned
 
 
 def server_with(tmp_path, limits: dict, identity: str = "", extra: tuple = ()):
@@ -223,17 +223,8 @@ def test_delete_objects_with_the_maximum_key_count(tmp_path):
 
 def test_an_sts_flood_is_shed_not_fatal(tmp_path):
     idp = Issuer()
-    identity = f"""identity:
-  account_id: "{ACCOUNT}"
-  issuers:
-    - issuer: {ISSUER}
-      jwks: '{json.dumps(idp.jwks())}'
-      audiences: [{AUDIENCE}]
-  roles:
-    - name: flood
-      trust: {{issuer: {ISSUER}, audience: {AUDIENCE}, service_accounts: ["ns/*"]}}
-      policies: ['{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}]}}']
-"""
+    identity = identity_config(idp, "flood", ["ns/*"], {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]})
     srv = server_with(tmp_path, {"max_requests_in_flight": 4}, identity)
     role = f"arn:aws:iam::{ACCOUNT}:role/flood"
     tokens = [idp.token("ns", f"sa{i}") for i in range(600)]

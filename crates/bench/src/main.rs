@@ -87,6 +87,18 @@ struct Global {
     threads: Option<usize>,
 }
 
+/// Who the minted tokens name (`sts` and `token`).
+#[derive(Args)]
+struct TokenClaims {
+    #[arg(long, default_value = "https://bench.keyless.test")]
+    issuer: String,
+    #[arg(long, default_value = "sts.amazonaws.com")]
+    audience: String,
+    /// namespace/serviceaccount of the tokens' subject.
+    #[arg(long, default_value = "bench/loader")]
+    subject: String,
+}
+
 #[derive(Subcommand)]
 enum Scenario {
     /// PUT then GET of large objects at each concurrency.
@@ -144,13 +156,8 @@ enum Scenario {
         /// The signing key (PKCS#8 PEM, RSA or EC P-256); see `jwks`.
         #[arg(long)]
         key: PathBuf,
-        #[arg(long, default_value = "https://bench.keyless.test")]
-        issuer: String,
-        #[arg(long, default_value = "sts.amazonaws.com")]
-        audience: String,
-        /// namespace/serviceaccount of the tokens' subject.
-        #[arg(long, default_value = "bench/loader")]
-        subject: String,
+        #[command(flatten)]
+        claims: TokenClaims,
         #[arg(long, default_value_t = 2000)]
         count: u64,
         #[arg(long, default_value = "1,8", value_delimiter = ',')]
@@ -178,12 +185,8 @@ enum Scenario {
     Token {
         #[arg(long)]
         key: PathBuf,
-        #[arg(long, default_value = "https://bench.keyless.test")]
-        issuer: String,
-        #[arg(long, default_value = "sts.amazonaws.com")]
-        audience: String,
-        #[arg(long, default_value = "bench/loader")]
-        subject: String,
+        #[command(flatten)]
+        claims: TokenClaims,
         #[arg(long, default_value_t = 3600)]
         lifetime_secs: u64,
         #[arg(long)]
@@ -240,9 +243,12 @@ async fn async_main(cli: Cli, threads: usize) -> Result<()> {
         }
         Scenario::Token {
             key,
-            issuer,
-            audience,
-            subject,
+            claims:
+                TokenClaims {
+                    issuer,
+                    audience,
+                    subject,
+                },
             lifetime_secs,
             token_out,
         } => {
@@ -297,9 +303,12 @@ async fn async_main(cli: Cli, threads: usize) -> Result<()> {
             serde_json::json!({"size": size, "duration_secs": duration.as_secs_f64(), "concurrency": concurrency, "objects": objects}),
         ),
         Scenario::Sts {
-            issuer,
-            audience,
-            subject,
+            claims:
+                TokenClaims {
+                    issuer,
+                    audience,
+                    subject,
+                },
             count,
             concurrency,
             ..
@@ -396,9 +405,12 @@ async fn async_main(cli: Cli, threads: usize) -> Result<()> {
         }
         Scenario::Sts {
             key,
-            issuer,
-            audience,
-            subject,
+            claims:
+                TokenClaims {
+                    issuer,
+                    audience,
+                    subject,
+                },
             count,
             concurrency,
         } => {

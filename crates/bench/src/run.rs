@@ -114,12 +114,7 @@ pub async fn phase(
         report.total.latency.p50_ms,
         report.total.latency.p99_ms,
         report.total.errors,
-        report
-            .total
-            .first_error
-            .as_deref()
-            .map(|e| format!(" (first: {e})"))
-            .unwrap_or_default(),
+        report.total.first_error_note(),
     );
     Ok(report)
 }

@@ -98,6 +98,14 @@ pub struct OpReport {
 }
 
 impl OpReport {
+    /// ` (first: ERROR)` for a progress line, or nothing when no request failed.
+    pub fn first_error_note(&self) -> String {
+        self.first_error
+            .as_deref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    }
+
     pub fn of(mut rec: Recorder, elapsed: Duration) -> Self {
         let secs = elapsed.as_secs_f64().max(1e-9);
         Self {

@@ -104,12 +104,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> Result<Vec<PhaseReport>> {
                 report.total.latency.p50_ms,
                 report.total.latency.p99_ms,
                 report.total.errors,
-                report
-                    .total
-                    .first_error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
+                report.total.first_error_note()
             );
             out.push(report);
         }

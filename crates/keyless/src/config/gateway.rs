@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::layers::Sourced;
+use super::layers::{Sourced, sourced};
 use super::{
     ConfigError, GATEWAY_ACCESS_KEY, GATEWAY_CA_FILE, GATEWAY_ENDPOINT, GATEWAY_PATH_STYLE, GATEWAY_REGION,
     GATEWAY_ROLE_ARN, GATEWAY_SECRET_KEY, GATEWAY_SESSION_NAME, GATEWAY_SHARED_BUCKET, GATEWAY_STS_ENDPOINT,
@@ -84,14 +84,8 @@ pub fn validate(raw: RawGateway) -> Result<Option<keyless_s3::Upstream>, ConfigE
     }
     let origin = raw.file.as_ref().map_or(Origin::Default, |f| f.origin.clone());
     let file = raw.file.map(|f| f.value).unwrap_or_default();
-    let pick = |env: Option<Sourced<String>>, file: Option<String>| {
-        env.or_else(|| {
-            file.map(|value| Sourced {
-                value,
-                origin: origin.clone(),
-            })
-        })
-    };
+    // The environment's value wins over the file's.
+    let pick = |env: Option<Sourced<_>>, file| env.or_else(|| sourced(file, &origin));
     let endpoint = pick(raw.endpoint, file.endpoint).ok_or_else(|| ConfigError::InvalidAt {
         field: GATEWAY_ENDPOINT.name.into(),
         origin: origin.clone(),
@@ -145,20 +139,10 @@ pub fn validate(raw: RawGateway) -> Result<Option<keyless_s3::Upstream>, ConfigE
         .transpose()?;
     let web = file.web_identity.unwrap_or_default();
     let role_arn = pick(raw.role_arn, web.role_arn);
-    let token_file = raw.token_file.or_else(|| {
-        web.token_file.map(|value| Sourced {
-            value,
-            origin: origin.clone(),
-        })
-    });
+    let token_file = raw.token_file.or_else(|| sourced(web.token_file, &origin));
     let sts_endpoint = pick(raw.sts_endpoint, web.sts_endpoint);
     let access_key = pick(raw.access_key, file.access_key);
-    let secret_key = raw.secret_key.or_else(|| {
-        file.secret_key.map(|value| Sourced {
-            value,
-            origin: origin.clone(),
-        })
-    });
+    let secret_key = raw.secret_key.or_else(|| sourced(file.secret_key, &origin));
     let auth = match (role_arn, access_key, secret_key) {
         (Some(role), None, None) => {
             let token_file = token_file.ok_or_else(|| ConfigError::InvalidAt {

@@ -177,12 +177,6 @@ impl RawConfig {
 
     fn from_file_config(file: FileConfig, path: &Path) -> RawConfig {
         let origin = Origin::File(path.to_path_buf());
-        fn sourced<T>(v: Option<T>, origin: &Origin) -> Option<Sourced<T>> {
-            v.map(|value| Sourced {
-                value,
-                origin: origin.clone(),
-            })
-        }
         let tls = file.tls.unwrap_or_default();
         let root = file.root.unwrap_or_default();
         let log = file.log.unwrap_or_default();
@@ -230,6 +224,14 @@ pub fn parse_file(text: &str) -> Result<FileConfig, String> {
             Err(message)
         }
     }
+}
+
+/// A value read from `origin` (a file's, mostly), if there is one.
+pub(super) fn sourced<T>(v: Option<T>, origin: &Origin) -> Option<Sourced<T>> {
+    v.map(|value| Sourced {
+        value,
+        origin: origin.clone(),
+    })
 }
 
 /// A path-valued environment variable; any bytes are accepted.

@@ -118,20 +118,8 @@ impl Gateway {
         if let Some(sh) = &self.shared {
             return sh.enter(bucket, key).await;
         }
-        if self.known.fresh(bucket) {
-            return Ok(());
-        }
-        match self.sdk.head_bucket().bucket(bucket.as_str()).send().await {
-            Ok(_) => {
-                self.known.seen(bucket);
-                Ok(())
-            }
-            Err(e) if shared::not_found(&e) => Err(S3Error::with_message(
-                S3ErrorCode::NoSuchBucket,
-                "The specified bucket does not exist.",
-            )),
-            Err(e) => Err(shared::sdk_error(e)),
-        }
+        let head = self.sdk.head_bucket().bucket(bucket.as_str());
+        self.known.require(bucket, || head.send()).await
     }
 
     fn location(&self) -> GetBucketLocationOutput {
@@ -584,7 +572,7 @@ macro_rules! gateway {
                     self.proxy.head_bucket(head).await.map_err(|e| {
                         // A HEAD's 404 has no body to name the code; this answer has one.
                         if e.status_code() == Some(http::StatusCode::NOT_FOUND) {
-                            S3Error::with_message(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist.")
+                            shared::no_such_bucket()
                         } else {
                             unavailable(e)
                         }

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
@@ -52,6 +53,46 @@ impl Known {
     pub(crate) fn forget(&self, bucket: &str) {
         self.0.lock().expect("not poisoned").remove(bucket);
     }
+
+    /// Whether `bucket` exists: remembered, or asked with `head` (a HEAD whose 404 means no).
+    pub(crate) async fn exists<T, E, Fut>(&self, bucket: &str, head: impl FnOnce() -> Fut) -> S3Result<bool>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if self.fresh(bucket) {
+            return Ok(true);
+        }
+        match head().await {
+            Ok(_) => {
+                self.seen(bucket);
+                Ok(true)
+            }
+            Err(e) if not_found(&e) => {
+                self.forget(bucket);
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// `NoSuchBucket` unless `bucket` exists (see [`Known::exists`]).
+    pub(crate) async fn require<T, E, Fut>(&self, bucket: &str, head: impl FnOnce() -> Fut) -> S3Result<()>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if self.exists(bucket, head).await? {
+            Ok(())
+        } else {
+            Err(no_such_bucket())
+        }
+    }
+}
+
+/// S3's answer for a bucket that does not exist.
+pub(crate) fn no_such_bucket() -> S3Error {
+    s3_error!(NoSuchBucket, "The specified bucket does not exist.")
 }
 
 /// A listing's bucket, prefix and marker as the client sent them (see [`Shared::enter_listing`]).
@@ -70,7 +111,7 @@ pub(crate) struct Shared {
 
 /// An upstream error from a call keyless makes itself, as the S3 error the client gets.
 pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
-    e: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    e: SdkError<E, HttpResponse>,
 ) -> S3Error {
     match &e {
         SdkError::ServiceError(se) => {
@@ -97,7 +138,7 @@ pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + Send + Syn
     }
 }
 
-pub(crate) fn not_found<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool {
+fn not_found<E>(e: &SdkError<E, HttpResponse>) -> bool {
     matches!(e, SdkError::ServiceError(se) if se.raw().status().as_u16() == 404)
 }
 
@@ -135,27 +176,8 @@ impl Shared {
 
     /// Whether keyless bucket `bucket` exists (its marker is there).
     pub(crate) async fn exists(&self, bucket: &str) -> S3Result<bool> {
-        if self.known.fresh(bucket) {
-            return Ok(true);
-        }
-        match self
-            .sdk
-            .head_object()
-            .bucket(&self.bucket)
-            .key(Self::marker(bucket))
-            .send()
-            .await
-        {
-            Ok(_) => {
-                self.known.seen(bucket);
-                Ok(true)
-            }
-            Err(e) if not_found(&e) => {
-                self.known.forget(bucket);
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error(e)),
-        }
+        let marker = self.sdk.head_object().bucket(&self.bucket).key(Self::marker(bucket));
+        self.known.exists(bucket, || marker.send()).await
     }
 
     /// `NoSuchBucket` unless keyless bucket `bucket` exists.
@@ -163,7 +185,7 @@ impl Shared {
         if self.exists(bucket).await? {
             Ok(())
         } else {
-            Err(s3_error!(NoSuchBucket, "The specified bucket does not exist."))
+            Err(no_such_bucket())
         }
     }
 

@@ -37,11 +37,14 @@ impl Verdict {
         }
     }
 
+    fn take(&self) -> Option<ApiError> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+
     /// The upstream call's result, unless the body failed: then the body's error (the upstream
     /// call failed because keyless cut the body short).
     pub(crate) fn judge<T>(&self, result: Result<T, S3Error>) -> Result<T, S3Error> {
-        let failed = self.0.lock().ok().and_then(|mut s| s.take());
-        match (failed, result) {
+        match (self.take(), result) {
             (None, r) => r,
             (Some(e), Err(_)) => Err(e.into()),
             (Some(e), Ok(_)) => {
@@ -183,9 +186,8 @@ pub(crate) async fn verified(
         while let Some(item) = futures::StreamExt::next(&mut stream).await {
             if item.is_err() || item.is_ok_and(|b| !b.is_empty()) {
                 // The body's own error, or more bytes than the declared zero.
-                return Err(verdict
-                    .judge::<()>(Err(S3Error::new(s3s::S3ErrorCode::IncompleteBody)))
-                    .unwrap_err());
+                let why = verdict.take();
+                return Err(why.map_or_else(|| S3Error::new(s3s::S3ErrorCode::IncompleteBody), S3Error::from));
             }
         }
         return Ok((Some(StreamingBlob::from(s3s::Body::empty())), verdict));
