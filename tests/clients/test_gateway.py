@@ -388,3 +388,27 @@ def test_keyless_reaches_the_upstream_with_its_own_web_identity(tmp_path, idp):
     finally:
         for s in (wrong, front, back):
             stop_server(s)
+
+
+def test_an_expires_that_is_not_a_date_goes_through_verbatim(tmp_path):
+    """S3 keeps an `Expires` it cannot parse as it came; the SDK keyless forwards with types it as
+    a date. In front of an upstream that keeps it (here another keyless, embedded store), it goes
+    up and comes back verbatim on HEAD and GET."""
+    from conftest import ACCESS_KEY, SECRET_KEY
+    from test_boto3_objects import _with_header
+    back = start_server(tmp_path / "back", extra_env={k: None for k in GATEWAY_VARS})
+    front = gateway_server(tmp_path / "front", {"KEYLESS_GATEWAY_ENDPOINT": back.endpoint,
+                                                "KEYLESS_GATEWAY_ACCESS_KEY": ACCESS_KEY,
+                                                "KEYLESS_GATEWAY_SECRET_KEY": SECRET_KEY,
+                                                "KEYLESS_GATEWAY_SHARED_BUCKET": None})
+    try:
+        c = front.client()
+        c.create_bucket(Bucket="gw-expires")
+        _with_header(c, "PutObject", "Expires", "not a date")
+        c.put_object(Bucket="gw-expires", Key="e", Body=b"x")
+        assert back.client().head_object(Bucket="gw-expires", Key="e")["ExpiresString"] == "not a date"
+        assert front.client().head_object(Bucket="gw-expires", Key="e")["ExpiresString"] == "not a date"
+        assert front.client().get_object(Bucket="gw-expires", Key="e")["ExpiresString"] == "not a date"
+    finally:
+        for s in (front, back):
+            stop_server(s)
